@@ -1,0 +1,396 @@
+//! The whole contract between the eBPF programs (`tracer-ebpf`) and user space (`tracer`).
+//!
+//! Like a libbpf-tools header, this one file says what every map holds and how big it is.
+//! Everything here is `#[repr(C)]`, padded explicitly, and `no_std`, because the same bytes
+//! are written by the kernel-side programs and read by user space.
+#![no_std]
+
+/// Number of log2 latency buckets. Bucket `i` holds latencies in `[2^i, 2^(i+1))` ns
+/// (bucket 0 also holds 0 ns); the last bucket holds everything larger (2^39 ns ≈ 9 min).
+pub const HIST_BUCKETS: usize = 40;
+
+/// Longest file path captured at `open*` time, NUL included. Longer paths are truncated.
+pub const PATH_LEN: usize = 256;
+
+/// Traced processes (nodes and the children they fork).
+pub const MAX_TARGETS: u32 = 4096;
+/// Distinct (process, syscall, fd kind) triples. ~60 syscalls x 3 kinds x dozens of processes.
+pub const MAX_SYSCALL_KEYS: u32 = 8192;
+/// Distinct (process, file, syscall) triples for syscalls on regular files.
+pub const MAX_FILE_KEYS: u32 = 8192;
+/// Threads with a syscall in flight at once. Entries are removed when a thread exits, so
+/// this bounds live threads, not threads ever seen.
+pub const MAX_THREADS: u32 = 65536;
+/// Open file descriptors tracked across all traced processes.
+pub const MAX_FDS: u32 = 65536;
+/// Distinct file paths seen by `open*`.
+pub const MAX_PATHS: u32 = 8192;
+
+/// What kind of object a file descriptor refers to, so `read`/`write` on sockets can be told
+/// apart from `read`/`write` on files (the network layer vs the log & I/O layer).
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FdKind {
+    /// The syscall takes no file descriptor.
+    None = 0,
+    /// A regular file (or directory) opened by path.
+    File = 1,
+    /// A socket (socket, accept, accept4, socketpair).
+    Socket = 2,
+    /// A pipe, eventfd, epoll, timerfd, ... anything that is neither a file nor a socket.
+    Other = 3,
+    /// An fd the tracer never saw created and could not classify when it attached.
+    Unknown = 4,
+}
+
+impl FdKind {
+    pub const fn from_u32(v: u32) -> FdKind {
+        match v {
+            1 => FdKind::File,
+            2 => FdKind::Socket,
+            3 => FdKind::Other,
+            4 => FdKind::Unknown,
+            _ => FdKind::None,
+        }
+    }
+}
+
+/// Key of `SYSCALL_STATS`: one row of the per-process `strace -c` table, split by fd kind.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct SyscallKey {
+    pub tgid: u32,
+    pub nr: u32,
+    pub fd_kind: u32,
+    pub _pad: u32,
+}
+
+/// Aggregated cost of one syscall (or of one syscall on one file). Kept per CPU in the kernel,
+/// summed in user space, so the hot path needs no atomics.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct SyscallStats {
+    pub count: u64,
+    /// Calls that returned -errno.
+    pub errors: u64,
+    /// Sum of enter-to-exit latencies (wall clock, ns).
+    pub total_ns: u64,
+    pub max_ns: u64,
+    /// Bytes moved by data syscalls (read/write/send/recv families): sum of positive returns.
+    pub bytes: u64,
+    /// log2 histogram of latencies, see [`HIST_BUCKETS`].
+    pub hist: [u64; HIST_BUCKETS],
+}
+
+impl SyscallStats {
+    pub const ZERO: SyscallStats = SyscallStats {
+        count: 0,
+        errors: 0,
+        total_ns: 0,
+        max_ns: 0,
+        bytes: 0,
+        hist: [0; HIST_BUCKETS],
+    };
+}
+
+/// Key of `FILE_STATS`: a syscall on a regular file, identified by the hash of its path.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct FileKey {
+    pub tgid: u32,
+    pub nr: u32,
+    pub path_id: u64,
+}
+
+/// Key of `FDS`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct FdKey {
+    pub tgid: u32,
+    pub fd: u32,
+}
+
+/// Value of `FDS`: what the fd is and, for files, which path (an id into `PATHS`).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FdInfo {
+    pub kind: u32,
+    pub _pad: u32,
+    pub path_id: u64,
+}
+
+/// Value of `INFLIGHT`, keyed by thread id: the syscall this thread is inside right now.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct Inflight {
+    /// `bpf_ktime_get_ns` at entry; 0 means "no syscall in flight".
+    pub start_ns: u64,
+    pub nr: u32,
+    pub fd_kind: u32,
+    /// For fd syscalls on files: the file's path id. For `open*`: the id of the path being
+    /// opened. For `dup*`/`fcntl`: the source fd. For `socketpair`/`pipe*`: the user pointer.
+    pub arg: u64,
+    /// The fd argument (or the new fd for dup2/dup3), -1 when there is none.
+    pub fd: i64,
+}
+
+/// A path captured at `open*`, NUL-terminated.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct PathBuf {
+    pub bytes: [u8; PATH_LEN],
+}
+
+/// Reasons the kernel side could not record something, indexes into the `DROPS` array.
+/// Every one of them is shown to the user.
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Drop {
+    /// `SYSCALL_STATS` was full: a syscall went uncounted.
+    SyscallMapFull = 0,
+    /// `INFLIGHT` was full: a syscall's entry could not be remembered, so it went uncounted.
+    InflightFull = 1,
+    /// `FDS` was full: an fd will be classified as unknown.
+    FdMapFull = 2,
+    /// `PATHS` was full: a file will show without its path.
+    PathMapFull = 3,
+    /// `FILE_STATS` was full: a per-file row went uncounted (the syscall itself was counted).
+    FileMapFull = 4,
+    /// `TARGETS` was full: a forked child of a traced process is not traced.
+    TargetMapFull = 5,
+}
+
+/// Number of [`Drop`] reasons (length of the `DROPS` array).
+pub const DROP_REASONS: u32 = 6;
+
+/// Names of [`Drop`] reasons, indexed by their value, as shown in reports.
+pub const DROP_NAMES: [&str; DROP_REASONS as usize] = [
+    "syscall_map_full",
+    "inflight_map_full",
+    "fd_map_full",
+    "path_map_full",
+    "file_map_full",
+    "target_map_full",
+];
+
+/// Value of `TARGETS`: why this process is traced.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TargetInfo {
+    /// The traced process this one descends from (itself for processes user space named).
+    pub root_tgid: u32,
+    /// 1 when forked children should be traced too.
+    pub follow_children: u32,
+}
+
+#[cfg(feature = "user")]
+mod pod {
+    use super::*;
+    // SAFETY: all of these are #[repr(C)], made only of integers, with explicit padding.
+    unsafe impl aya::Pod for SyscallKey {}
+    unsafe impl aya::Pod for SyscallStats {}
+    unsafe impl aya::Pod for FileKey {}
+    unsafe impl aya::Pod for FdKey {}
+    unsafe impl aya::Pod for FdInfo {}
+    unsafe impl aya::Pod for Inflight {}
+    unsafe impl aya::Pod for PathBuf {}
+    unsafe impl aya::Pod for TargetInfo {}
+}
+
+/// x86-64 syscall numbers the kernel side treats specially, and per-syscall properties as
+/// bitmaps (a bit per syscall number) because BPF has no jump tables.
+pub mod sysno {
+    pub const READ: u32 = 0;
+    pub const WRITE: u32 = 1;
+    pub const OPEN: u32 = 2;
+    pub const CLOSE: u32 = 3;
+    pub const FSTAT: u32 = 5;
+    pub const LSEEK: u32 = 8;
+    pub const IOCTL: u32 = 16;
+    pub const PREAD64: u32 = 17;
+    pub const PWRITE64: u32 = 18;
+    pub const READV: u32 = 19;
+    pub const WRITEV: u32 = 20;
+    pub const PIPE: u32 = 22;
+    pub const DUP: u32 = 32;
+    pub const DUP2: u32 = 33;
+    pub const SENDFILE: u32 = 40;
+    pub const SOCKET: u32 = 41;
+    pub const CONNECT: u32 = 42;
+    pub const ACCEPT: u32 = 43;
+    pub const SENDTO: u32 = 44;
+    pub const RECVFROM: u32 = 45;
+    pub const SENDMSG: u32 = 46;
+    pub const RECVMSG: u32 = 47;
+    pub const SHUTDOWN: u32 = 48;
+    pub const BIND: u32 = 49;
+    pub const LISTEN: u32 = 50;
+    pub const GETSOCKNAME: u32 = 51;
+    pub const GETPEERNAME: u32 = 52;
+    pub const SOCKETPAIR: u32 = 53;
+    pub const SETSOCKOPT: u32 = 54;
+    pub const GETSOCKOPT: u32 = 55;
+    pub const FCNTL: u32 = 72;
+    pub const FLOCK: u32 = 73;
+    pub const FSYNC: u32 = 74;
+    pub const FDATASYNC: u32 = 75;
+    pub const FTRUNCATE: u32 = 77;
+    pub const CREAT: u32 = 85;
+    pub const EPOLL_CREATE: u32 = 213;
+    pub const GETDENTS64: u32 = 217;
+    pub const FADVISE64: u32 = 221;
+    pub const EPOLL_WAIT: u32 = 232;
+    pub const EPOLL_CTL: u32 = 233;
+    pub const OPENAT: u32 = 257;
+    pub const SPLICE: u32 = 275;
+    pub const SYNC_FILE_RANGE: u32 = 277;
+    pub const EPOLL_PWAIT: u32 = 281;
+    pub const SIGNALFD: u32 = 282;
+    pub const TIMERFD_CREATE: u32 = 283;
+    pub const EVENTFD: u32 = 284;
+    pub const FALLOCATE: u32 = 285;
+    pub const ACCEPT4: u32 = 288;
+    pub const SIGNALFD4: u32 = 289;
+    pub const EVENTFD2: u32 = 290;
+    pub const EPOLL_CREATE1: u32 = 291;
+    pub const DUP3: u32 = 292;
+    pub const PIPE2: u32 = 293;
+    pub const INOTIFY_INIT1: u32 = 294;
+    pub const PREADV: u32 = 295;
+    pub const PWRITEV: u32 = 296;
+    pub const RECVMMSG: u32 = 299;
+    pub const SYNCFS: u32 = 306;
+    pub const SENDMMSG: u32 = 307;
+    pub const MEMFD_CREATE: u32 = 319;
+    pub const COPY_FILE_RANGE: u32 = 326;
+    pub const PREADV2: u32 = 327;
+    pub const PWRITEV2: u32 = 328;
+    pub const PIDFD_OPEN: u32 = 434;
+    pub const OPENAT2: u32 = 437;
+
+    /// Syscall numbers covered by the bitmaps.
+    pub const BITMAP_NRS: u32 = 512;
+
+    /// A set of syscall numbers, one bit each.
+    pub type Bitmap = [u64; (BITMAP_NRS / 64) as usize];
+
+    const fn bitmap(nrs: &[u32]) -> Bitmap {
+        let mut map = [0u64; (BITMAP_NRS / 64) as usize];
+        let mut i = 0;
+        while i < nrs.len() {
+            map[(nrs[i] / 64) as usize] |= 1 << (nrs[i] % 64);
+            i += 1;
+        }
+        map
+    }
+
+    /// Whether `nr` is in `map`.
+    #[inline(always)]
+    pub fn contains(map: &Bitmap, nr: u32) -> bool {
+        let word = (nr / 64) as usize;
+        word < map.len() && (map[word] >> (nr % 64)) & 1 == 1
+    }
+
+    /// Syscalls whose first argument is a file descriptor: their fd kind is looked up.
+    pub const FD_ARG0: Bitmap = bitmap(&[
+        READ,
+        WRITE,
+        CLOSE,
+        FSTAT,
+        LSEEK,
+        IOCTL,
+        PREAD64,
+        PWRITE64,
+        READV,
+        WRITEV,
+        SENDFILE,
+        CONNECT,
+        ACCEPT,
+        SENDTO,
+        RECVFROM,
+        SENDMSG,
+        RECVMSG,
+        SHUTDOWN,
+        BIND,
+        LISTEN,
+        GETSOCKNAME,
+        GETPEERNAME,
+        SETSOCKOPT,
+        GETSOCKOPT,
+        FCNTL,
+        FLOCK,
+        FSYNC,
+        FDATASYNC,
+        FTRUNCATE,
+        GETDENTS64,
+        FADVISE64,
+        EPOLL_WAIT,
+        EPOLL_CTL,
+        SYNC_FILE_RANGE,
+        EPOLL_PWAIT,
+        FALLOCATE,
+        ACCEPT4,
+        PREADV,
+        PWRITEV,
+        RECVMMSG,
+        SYNCFS,
+        SENDMMSG,
+        COPY_FILE_RANGE,
+        PREADV2,
+        PWRITEV2,
+    ]);
+
+    /// Syscalls whose positive return value is a number of bytes moved.
+    pub const BYTES: Bitmap = bitmap(&[
+        READ,
+        WRITE,
+        PREAD64,
+        PWRITE64,
+        READV,
+        WRITEV,
+        SENDFILE,
+        SENDTO,
+        RECVFROM,
+        SENDMSG,
+        RECVMSG,
+        SPLICE,
+        PREADV,
+        PWRITEV,
+        COPY_FILE_RANGE,
+        PREADV2,
+        PWRITEV2,
+    ]);
+
+    /// Syscalls that return a new fd that is neither a file nor a socket.
+    pub const NEW_OTHER_FD: Bitmap = bitmap(&[
+        EPOLL_CREATE,
+        SIGNALFD,
+        TIMERFD_CREATE,
+        EVENTFD,
+        SIGNALFD4,
+        EVENTFD2,
+        EPOLL_CREATE1,
+        INOTIFY_INIT1,
+        MEMFD_CREATE,
+        PIDFD_OPEN,
+    ]);
+}
+
+/// FNV-1a parameters of path ids: the kernel hashes the path passed to `open*`, user space
+/// hashes paths it seeds from /proc with [`path_id`]; both must agree.
+pub const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+pub const FNV_PRIME: u64 = 0x0000_0100_0000_01b3;
+
+/// Path id of `bytes` (no NUL), as the kernel side computes it: FNV-1a, never 0.
+pub fn path_id(bytes: &[u8]) -> u64 {
+    let mut hash = FNV_OFFSET;
+    for &b in bytes.iter().take(PATH_LEN - 1) {
+        hash ^= b as u64;
+        hash = hash.wrapping_mul(FNV_PRIME);
+    }
+    if hash == 0 {
+        1
+    } else {
+        hash
+    }
+}

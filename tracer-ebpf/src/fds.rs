@@ -1,0 +1,158 @@
+//! File-descriptor bookkeeping: which fds are files (and which path), which are sockets.
+//!
+//! User space seeds `FDS` from /proc/PID/fd when it attaches; from then on the syscalls that
+//! create, duplicate and close fds keep it current. That is how `write` on a socket is told
+//! apart from `write` on a file without reading kernel structures.
+
+use aya_ebpf::{helpers::bpf_probe_read_user_str_bytes, programs::TracePointContext};
+use tracer_common::{
+    sysno, Drop, FdInfo, FdKey, FdKind, Inflight, FNV_OFFSET, FNV_PRIME, PATH_LEN,
+};
+
+use crate::maps::{count_drop, FDS, PATHS, PATH_SCRATCH};
+
+const EEXIST: i32 = -17;
+const F_DUPFD: u64 = 0;
+const F_DUPFD_CLOEXEC: u64 = 1030;
+const BPF_NOEXIST: u64 = 1;
+
+/// Kind and path id of `fd` in process `tgid`.
+#[inline(always)]
+pub fn classify(tgid: u32, fd: i64) -> (FdKind, u64) {
+    if fd < 0 {
+        return (FdKind::Unknown, 0);
+    }
+    let key = FdKey {
+        tgid,
+        fd: fd as u32,
+    };
+    match FDS.get_ptr(&key) {
+        // SAFETY: plain read of a map value.
+        Some(info) => unsafe { (FdKind::from_u32((*info).kind), (*info).path_id) },
+        None => (FdKind::Unknown, 0),
+    }
+}
+
+#[inline(always)]
+fn arg(ctx: &TracePointContext, i: usize) -> u64 {
+    // SAFETY: reading a field of the tracepoint record at its documented offset.
+    unsafe { ctx.read_at::<u64>(16 + 8 * i) }.unwrap_or(0)
+}
+
+/// Remembers what the exit side needs to update `FDS` for fd-creating syscalls.
+#[inline(always)]
+pub fn on_enter(ctx: &TracePointContext, _tgid: u32, nr: u32, entry: &mut Inflight) {
+    match nr {
+        sysno::OPEN | sysno::CREAT => entry.arg = capture_path(arg(ctx, 0)),
+        sysno::OPENAT | sysno::OPENAT2 => entry.arg = capture_path(arg(ctx, 1)),
+        sysno::DUP => entry.arg = arg(ctx, 0),
+        sysno::DUP2 | sysno::DUP3 => {
+            entry.arg = arg(ctx, 0);
+            entry.fd = arg(ctx, 1) as i64;
+        }
+        // Only the dup commands create fds; remember the command in `arg`, the old fd is `fd`.
+        sysno::FCNTL => entry.arg = arg(ctx, 1),
+        sysno::PIPE | sysno::PIPE2 => entry.arg = arg(ctx, 0),
+        sysno::SOCKETPAIR => entry.arg = arg(ctx, 3),
+        _ => {}
+    }
+}
+
+/// Applies a completed fd-creating (or closing) syscall to `FDS`.
+#[inline(always)]
+pub fn on_exit(tgid: u32, entry: &Inflight, ret: i64) {
+    if ret < 0 {
+        return;
+    }
+    let nr = entry.nr;
+    match nr {
+        sysno::OPEN | sysno::CREAT | sysno::OPENAT | sysno::OPENAT2 => {
+            set(tgid, ret, FdKind::File, entry.arg)
+        }
+        sysno::SOCKET | sysno::ACCEPT | sysno::ACCEPT4 => set(tgid, ret, FdKind::Socket, 0),
+        sysno::CLOSE => {
+            let _ = FDS.remove(FdKey {
+                tgid,
+                fd: entry.fd as u32,
+            });
+        }
+        sysno::DUP => copy(tgid, entry.arg as i64, ret),
+        sysno::DUP2 | sysno::DUP3 => copy(tgid, entry.arg as i64, ret),
+        sysno::FCNTL if entry.arg == F_DUPFD || entry.arg == F_DUPFD_CLOEXEC => {
+            copy(tgid, entry.fd, ret)
+        }
+        sysno::PIPE | sysno::PIPE2 => set_pair(tgid, entry.arg, FdKind::Other),
+        sysno::SOCKETPAIR => set_pair(tgid, entry.arg, FdKind::Socket),
+        _ => {
+            if sysno::contains(&sysno::NEW_OTHER_FD, nr) {
+                set(tgid, ret, FdKind::Other, 0)
+            }
+        }
+    }
+}
+
+#[inline(always)]
+fn set(tgid: u32, fd: i64, kind: FdKind, path_id: u64) {
+    let key = FdKey {
+        tgid,
+        fd: fd as u32,
+    };
+    let info = FdInfo {
+        kind: kind as u32,
+        _pad: 0,
+        path_id,
+    };
+    if FDS.insert(key, info, 0).is_err() {
+        count_drop(Drop::FdMapFull);
+    }
+}
+
+#[inline(always)]
+fn copy(tgid: u32, from: i64, to: i64) {
+    let (kind, path_id) = classify(tgid, from);
+    set(tgid, to, kind, path_id);
+}
+
+/// `pipe`/`socketpair` write two fds into a user array.
+#[inline(always)]
+fn set_pair(tgid: u32, user_ptr: u64, kind: FdKind) {
+    // SAFETY: bpf_probe_read_user tolerates bad pointers (returns an error).
+    if let Ok(pair) = unsafe { aya_ebpf::helpers::bpf_probe_read_user(user_ptr as *const [i32; 2]) }
+    {
+        set(tgid, pair[0] as i64, kind, 0);
+        set(tgid, pair[1] as i64, kind, 0);
+    }
+}
+
+/// Reads the path at `user_ptr`, stores it in `PATHS` and returns its id: the same value as
+/// `tracer_common::path_id` (FNV-1a of the bytes before the NUL, never 0).
+#[inline(always)]
+fn capture_path(user_ptr: u64) -> u64 {
+    let Some(buf) = PATH_SCRATCH.get_ptr_mut(0) else {
+        return 0;
+    };
+    // SAFETY: per-CPU scratch buffer, only this program on this CPU uses it.
+    let buf = unsafe { &mut *buf };
+    let len = match unsafe { bpf_probe_read_user_str_bytes(user_ptr as *const u8, &mut buf.bytes) }
+    {
+        Ok(s) => s.len(),
+        Err(_) => return 0,
+    };
+    let mut hash: u64 = FNV_OFFSET;
+    for i in 0..PATH_LEN {
+        if i >= len {
+            break;
+        }
+        hash ^= buf.bytes[i] as u64;
+        hash = hash.wrapping_mul(FNV_PRIME);
+    }
+    if hash == 0 {
+        hash = 1;
+    }
+    if let Err(e) = PATHS.insert(hash, &*buf, BPF_NOEXIST) {
+        if e != EEXIST {
+            count_drop(Drop::PathMapFull);
+        }
+    }
+    hash
+}

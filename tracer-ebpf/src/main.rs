@@ -1,0 +1,52 @@
+//! tracer's eBPF programs. This file only declares the programs; each concern lives in a module
+//! of its own. Nothing is sent to user space per event: everything is aggregated in maps
+//! (see `maps.rs`) that user space drains.
+#![no_std]
+#![no_main]
+
+mod fds;
+mod hist;
+mod maps;
+mod syscalls;
+mod targets;
+
+use aya_ebpf::{macros::tracepoint, programs::TracePointContext};
+
+/// `raw_syscalls:sys_enter`: every syscall of every process enters here; non-targets leave
+/// after one hash lookup.
+#[tracepoint]
+pub fn sys_enter(ctx: TracePointContext) -> u32 {
+    syscalls::on_enter(&ctx);
+    0
+}
+
+/// `raw_syscalls:sys_exit`: completes the syscall remembered at entry and aggregates it.
+#[tracepoint]
+pub fn sys_exit(ctx: TracePointContext) -> u32 {
+    syscalls::on_exit(&ctx);
+    0
+}
+
+/// `task:task_newtask`: a traced process forked; trace the child too (like `strace -f`).
+#[tracepoint]
+pub fn task_newtask(ctx: TracePointContext) -> u32 {
+    targets::on_newtask(&ctx);
+    0
+}
+
+/// `sched:sched_process_exit`: a thread of a traced process exited; free its per-thread state.
+#[tracepoint]
+pub fn sched_process_exit(ctx: TracePointContext) -> u32 {
+    targets::on_exit(&ctx);
+    0
+}
+
+#[cfg(not(test))]
+#[panic_handler]
+fn panic(_info: &core::panic::PanicInfo) -> ! {
+    loop {}
+}
+
+#[unsafe(link_section = "license")]
+#[unsafe(no_mangle)]
+static LICENSE: [u8; 13] = *b"Dual MIT/GPL\0";

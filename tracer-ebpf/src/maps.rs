@@ -1,0 +1,79 @@
+//! Every map of the kernel side, with its size. Sizes come from `tracer_common`, where user
+//! space reads them too; every failed insert is counted in `DROPS`.
+
+use aya_ebpf::{
+    macros::map,
+    maps::{HashMap, PerCpuArray, PerCpuHashMap},
+};
+use tracer_common::{
+    Drop, FdInfo, FdKey, FileKey, Inflight, PathBuf, SyscallKey, SyscallStats, TargetInfo,
+    DROP_REASONS, MAX_FDS, MAX_FILE_KEYS, MAX_PATHS, MAX_SYSCALL_KEYS, MAX_TARGETS, MAX_THREADS,
+};
+
+/// tgid -> why it is traced. Written by user space at attach and by `task_newtask` on fork.
+#[map]
+pub static TARGETS: HashMap<u32, TargetInfo> = HashMap::with_max_entries(MAX_TARGETS, 0);
+
+/// The `strace -c` table, per CPU so the hot path needs no atomics.
+#[map]
+pub static SYSCALL_STATS: PerCpuHashMap<SyscallKey, SyscallStats> =
+    PerCpuHashMap::with_max_entries(MAX_SYSCALL_KEYS, 0);
+
+/// Syscalls on regular files, per path (which files are written and fsynced).
+#[map]
+pub static FILE_STATS: PerCpuHashMap<FileKey, SyscallStats> =
+    PerCpuHashMap::with_max_entries(MAX_FILE_KEYS, 0);
+
+/// Thread id -> the syscall it is in. Entries die with their thread (`sched_process_exit`).
+#[map]
+pub static INFLIGHT: HashMap<u32, Inflight> = HashMap::with_max_entries(MAX_THREADS, 0);
+
+/// (tgid, fd) -> what the fd is. Seeded by user space from /proc at attach, kept up to date
+/// by watching the syscalls that create, duplicate and close fds.
+#[map]
+pub static FDS: HashMap<FdKey, FdInfo> = HashMap::with_max_entries(MAX_FDS, 0);
+
+/// Path id (FNV-1a of the path as passed to open) -> the path.
+#[map]
+pub static PATHS: HashMap<u64, PathBuf> = HashMap::with_max_entries(MAX_PATHS, 0);
+
+/// Counters of what could not be recorded, indexed by `tracer_common::Drop`.
+#[map]
+pub static DROPS: PerCpuArray<u64> = PerCpuArray::with_max_entries(DROP_REASONS, 0);
+
+/// One all-zero `SyscallStats`, never written: the initial value of new stats entries
+/// (too big to build on the 512-byte BPF stack).
+#[map]
+pub static ZERO_STATS: PerCpuArray<SyscallStats> = PerCpuArray::with_max_entries(1, 0);
+
+/// Per-CPU scratch space for a path read from user memory.
+#[map]
+pub static PATH_SCRATCH: PerCpuArray<PathBuf> = PerCpuArray::with_max_entries(1, 0);
+
+/// Counts one thing the kernel side could not record.
+#[inline(always)]
+pub fn count_drop(reason: Drop) {
+    if let Some(p) = DROPS.get_ptr_mut(reason as u32) {
+        // SAFETY: per-CPU slot, only this CPU writes it while the program runs.
+        unsafe { *p += 1 };
+    }
+}
+
+/// Returns the entry for `key` in a stats map, creating it zeroed if absent.
+#[inline(always)]
+pub fn stats_entry<K>(
+    map: &PerCpuHashMap<K, SyscallStats>,
+    key: &K,
+    full: Drop,
+) -> Option<*mut SyscallStats> {
+    if let Some(p) = map.get_ptr_mut(key) {
+        return Some(p);
+    }
+    let zero = ZERO_STATS.get_ptr(0)?;
+    // SAFETY: points into a map value that nobody writes.
+    if map.insert(key, unsafe { &*zero }, 0).is_err() {
+        count_drop(full);
+        return None;
+    }
+    map.get_ptr_mut(key)
+}

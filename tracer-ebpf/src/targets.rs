@@ -1,0 +1,47 @@
+//! Following the traced process tree: forked children join `TARGETS` (like `strace -f`), and
+//! per-thread state is freed when a thread exits so hours of short-lived threads cannot fill
+//! `INFLIGHT`.
+
+use aya_ebpf::{helpers::bpf_get_current_pid_tgid, programs::TracePointContext};
+use tracer_common::{Drop, TargetInfo};
+
+use crate::maps::{count_drop, INFLIGHT, TARGETS};
+
+const CLONE_THREAD: u64 = 0x0001_0000;
+const BPF_NOEXIST: u64 = 1;
+
+/// `task:task_newtask` runs in the parent: `pid` at offset 8, `clone_flags` at offset 32.
+pub fn on_newtask(ctx: &TracePointContext) {
+    let parent = (bpf_get_current_pid_tgid() >> 32) as u32;
+    let Some(info) = TARGETS.get_ptr(&parent) else {
+        return;
+    };
+    // SAFETY: plain read of a map value.
+    let info = unsafe { *info };
+    if info.follow_children == 0 {
+        return;
+    }
+    // SAFETY: documented fields of the record.
+    let flags = unsafe { ctx.read_at::<u64>(32) }.unwrap_or(0);
+    if flags & CLONE_THREAD != 0 {
+        return;
+    }
+    let Ok(child) = (unsafe { ctx.read_at::<i32>(8) }) else {
+        return;
+    };
+    let child_info = TargetInfo {
+        root_tgid: info.root_tgid,
+        follow_children: 1,
+    };
+    if let Err(e) = TARGETS.insert(child as u32, child_info, BPF_NOEXIST) {
+        if e != -17 {
+            count_drop(Drop::TargetMapFull);
+        }
+    }
+}
+
+/// `sched:sched_process_exit` runs in the exiting thread: `pid` (its tid) at offset 24.
+pub fn on_exit(_ctx: &TracePointContext) {
+    let tid = bpf_get_current_pid_tgid() as u32;
+    let _ = INFLIGHT.remove(tid);
+}

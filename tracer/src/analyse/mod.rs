@@ -1,0 +1,4 @@
+//! Turning a [`crate::model::Snapshot`] into the tables and figures users read. Pure functions
+//! of the snapshot: no BPF, no I/O.
+
+pub mod syscalls;

@@ -1,0 +1,147 @@
+//! Loading tracer's eBPF object into the kernel, attaching its programs, and telling it what to
+//! trace. Owns the `aya::Ebpf` handle; dropping [`Attached`] detaches everything.
+
+use anyhow::{anyhow, Context, Result};
+use aya::maps::HashMap as BpfHashMap;
+use aya::programs::TracePoint;
+use aya::Ebpf;
+use tracer_common::{path_id, FdInfo, FdKey, FdKind, PathBuf as BpfPath, TargetInfo, PATH_LEN};
+
+use crate::procfs::{self, OpenFd};
+
+/// The eBPF object built by build.rs from `tracer-ebpf` (never stale: cargo rebuilds it when
+/// the eBPF sources change).
+static EBPF_OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/tracer"));
+
+/// The tracepoints we attach, as (program name, category, event).
+const TRACEPOINTS: &[(&str, &str, &str)] = &[
+    ("sys_enter", "raw_syscalls", "sys_enter"),
+    ("sys_exit", "raw_syscalls", "sys_exit"),
+    ("task_newtask", "task", "task_newtask"),
+    ("sched_process_exit", "sched", "sched_process_exit"),
+];
+
+/// tracer's programs, loaded and attached.
+pub struct Attached {
+    pub ebpf: Ebpf,
+}
+
+impl Attached {
+    /// Loads the object and attaches every program. Needs root and a mounted tracefs
+    /// (see `preflight`).
+    pub fn load() -> Result<Attached> {
+        bump_memlock_rlimit();
+        let mut ebpf = Ebpf::load(EBPF_OBJECT).context(
+            "loading tracer's eBPF object into the kernel failed (is this kernel built with \
+             CONFIG_BPF_SYSCALL and are you root?)",
+        )?;
+        for (prog, category, event) in TRACEPOINTS {
+            let program: &mut TracePoint = ebpf
+                .program_mut(prog)
+                .ok_or_else(|| anyhow!("eBPF object has no program {prog}"))?
+                .try_into()?;
+            program
+                .load()
+                .with_context(|| format!("the kernel's verifier rejected program {prog}"))?;
+            program
+                .attach(category, event)
+                .with_context(|| format!("attaching to tracepoint {category}:{event} failed"))?;
+        }
+        Ok(Attached { ebpf })
+    }
+
+    /// Starts tracing `pid`. With `follow_children`, processes it forks are traced too.
+    /// Seeds the fd table from /proc so fds opened before we attached are classified.
+    pub fn add_target(&mut self, pid: u32, root_pid: u32, follow_children: bool) -> Result<()> {
+        let info = TargetInfo {
+            root_tgid: root_pid,
+            follow_children: follow_children as u32,
+        };
+        let mut targets: BpfHashMap<_, u32, TargetInfo> =
+            BpfHashMap::try_from(self.map_mut("TARGETS")?)?;
+        targets
+            .insert(pid, info, 0)
+            .with_context(|| format!("adding pid {pid} to the traced set"))?;
+        self.seed_fds(pid)
+    }
+
+    /// Stops tracing `pid` (it exited: its pid may be reused by an unrelated process).
+    pub fn remove_target(&mut self, pid: u32) -> Result<()> {
+        let mut targets: BpfHashMap<_, u32, TargetInfo> =
+            BpfHashMap::try_from(self.map_mut("TARGETS")?)?;
+        let _ = targets.remove(&pid);
+        Ok(())
+    }
+
+    /// Every process the kernel side traces now, with its root: user-named ones and the
+    /// children the kernel added on fork.
+    pub fn targets(&self) -> Result<Vec<(u32, TargetInfo)>> {
+        let targets: BpfHashMap<_, u32, TargetInfo> = BpfHashMap::try_from(self.map("TARGETS")?)?;
+        Ok(targets.iter().filter_map(|r| r.ok()).collect())
+    }
+
+    /// Classifies the fds `pid` has open now. Entries the kernel already has (the process
+    /// opened them after we attached) are left alone: they carry the path as it was opened.
+    pub fn seed_fds(&mut self, pid: u32) -> Result<()> {
+        let fds = procfs::open_fds(pid);
+        let mut paths_to_add = Vec::new();
+        {
+            let mut table: BpfHashMap<_, FdKey, FdInfo> =
+                BpfHashMap::try_from(self.map_mut("FDS")?)?;
+            for (fd, kind) in fds {
+                let (kind, path) = match kind {
+                    OpenFd::File(p) => (FdKind::File, Some(p)),
+                    OpenFd::Socket => (FdKind::Socket, None),
+                    OpenFd::Other => (FdKind::Other, None),
+                };
+                let id = path
+                    .as_ref()
+                    .map(|p| path_id(p.as_os_str().as_encoded_bytes()))
+                    .unwrap_or(0);
+                let info = FdInfo {
+                    kind: kind as u32,
+                    _pad: 0,
+                    path_id: id,
+                };
+                // BPF_NOEXIST: keep what the kernel recorded itself.
+                let _ = table.insert(FdKey { tgid: pid, fd }, info, 1);
+                if let Some(p) = path {
+                    paths_to_add.push((id, p));
+                }
+            }
+        }
+        let mut paths: BpfHashMap<_, u64, BpfPath> = BpfHashMap::try_from(self.map_mut("PATHS")?)?;
+        for (id, p) in paths_to_add {
+            let mut buf = BpfPath {
+                bytes: [0; PATH_LEN],
+            };
+            let bytes = p.as_os_str().as_encoded_bytes();
+            let n = bytes.len().min(PATH_LEN - 1);
+            buf.bytes[..n].copy_from_slice(&bytes[..n]);
+            let _ = paths.insert(id, buf, 1);
+        }
+        Ok(())
+    }
+
+    pub fn map(&self, name: &str) -> Result<&aya::maps::Map> {
+        self.ebpf
+            .map(name)
+            .ok_or_else(|| anyhow!("eBPF object has no map {name}"))
+    }
+
+    pub fn map_mut(&mut self, name: &str) -> Result<&mut aya::maps::Map> {
+        self.ebpf
+            .map_mut(name)
+            .ok_or_else(|| anyhow!("eBPF object has no map {name}"))
+    }
+}
+
+/// Kernels before 5.11 charge BPF maps to RLIMIT_MEMLOCK; raising it is harmless on newer ones.
+fn bump_memlock_rlimit() {
+    let rlim = libc::rlimit {
+        rlim_cur: libc::RLIM_INFINITY,
+        rlim_max: libc::RLIM_INFINITY,
+    };
+    // SAFETY: valid pointer to a local struct.
+    unsafe { libc::setrlimit(libc::RLIMIT_MEMLOCK, &rlim) };
+}

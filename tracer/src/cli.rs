@@ -1,0 +1,117 @@
+//! Command-line interface: flags spelled as perf/strace/bpftrace users expect, thin over the
+//! library.
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+use crate::run::{self, RunOptions, StopReason};
+use crate::target::TargetSpec;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "tracer",
+    version,
+    about = "eBPF tracer for layer-by-layer performance analysis of C++ Raft KV clusters"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Trace processes (or a command) and write a session folder.
+    Run(RunArgs),
+    /// Re-render a saved session folder from its snapshot.json (no root needed).
+    Report {
+        /// The session folder written by `tracer run`.
+        dir: PathBuf,
+    },
+}
+
+#[derive(Args, Debug)]
+pub struct RunArgs {
+    /// Trace this process (repeat for every node).
+    #[arg(short = 'p', long = "pid", value_name = "PID")]
+    pub pids: Vec<u32>,
+    /// Trace every process with this name (comm or executable file name).
+    #[arg(short = 'c', long, value_name = "NAME", conflicts_with = "pids")]
+    pub comm: Option<String>,
+    /// How long to trace: 30s, 500ms, 2m... Without it: until Ctrl-C, or until the command exits.
+    #[arg(short = 'd', long, value_name = "DURATION", value_parser = parse_duration)]
+    pub duration: Option<std::time::Duration>,
+    /// Session folder to write (default: tracer_results/session_YYYYMMDD_HHMMSS).
+    #[arg(short = 'o', long = "output", value_name = "DIR")]
+    pub output: Option<PathBuf>,
+    /// Do not trace processes forked by the targets (always followed for `-- CMD`).
+    #[arg(long)]
+    pub no_follow: bool,
+    /// Command to start and trace from exec to exit, with its children (like `strace -f CMD`).
+    #[arg(last = true, value_name = "CMD")]
+    pub command: Vec<String>,
+}
+
+fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    crate::duration::parse(s).map_err(|e| e.to_string())
+}
+
+/// Entry point of the binary; returns the process exit code.
+pub fn main() -> i32 {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Run(args) => run_command(args),
+        Command::Report { dir } => crate::report::rerender(&dir).map(|files| {
+            println!("re-rendered {} files in {}", files.len(), dir.display());
+        }),
+    };
+    match result {
+        Ok(()) => 0,
+        Err(err) => {
+            eprintln!("tracer: error: {err}");
+            for cause in err.chain().skip(1) {
+                eprintln!("  caused by: {cause}");
+            }
+            1
+        }
+    }
+}
+
+fn run_command(args: RunArgs) -> anyhow::Result<()> {
+    let target = if !args.command.is_empty() {
+        if !args.pids.is_empty() || args.comm.is_some() {
+            anyhow::bail!("give either --pid/--comm or a command after `--`, not both");
+        }
+        TargetSpec::Command(args.command)
+    } else if let Some(comm) = args.comm {
+        TargetSpec::Comm(comm)
+    } else if !args.pids.is_empty() {
+        TargetSpec::Pids(args.pids)
+    } else {
+        anyhow::bail!(
+            "nothing to trace: give --pid PID (repeatable), --comm NAME, or `-- CMD ARGS...`"
+        );
+    };
+    let out_dir = args.output.unwrap_or_else(|| {
+        PathBuf::from("tracer_results").join(
+            chrono::Local::now()
+                .format("session_%Y%m%d_%H%M%S")
+                .to_string(),
+        )
+    });
+    let opts = RunOptions {
+        target,
+        duration: args.duration,
+        out_dir,
+        follow_children: !args.no_follow,
+        invocation: std::env::args().collect(),
+    };
+    let outcome = run::run(&opts)?;
+    if outcome.stop == StopReason::Signal {
+        eprintln!("tracer: interrupted; the report was written");
+    }
+    print!(
+        "{}",
+        crate::output::session::summary(&outcome.snapshot, &outcome.out_dir)
+    );
+    Ok(())
+}

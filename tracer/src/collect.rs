@@ -1,0 +1,87 @@
+//! Draining the kernel maps into plain values ([`KernelData`]), summing the per-CPU slots.
+
+use anyhow::Result;
+use aya::maps::{HashMap as BpfHashMap, PerCpuArray, PerCpuHashMap};
+use std::collections::{BTreeMap, HashMap};
+use tracer_common::{
+    FileKey, PathBuf as BpfPath, SyscallKey, SyscallStats, DROP_NAMES, DROP_REASONS,
+};
+
+use crate::attach::Attached;
+use crate::model::{FdKind, Stats};
+
+/// Everything the kernel side has aggregated so far.
+#[derive(Debug, Default)]
+pub struct KernelData {
+    /// (tgid, syscall nr, fd kind) -> stats
+    pub syscalls: Vec<(u32, u32, FdKind, Stats)>,
+    /// (tgid, syscall nr, path id) -> stats
+    pub files: Vec<(u32, u32, u64, Stats)>,
+    /// path id -> path as opened
+    pub paths: HashMap<u64, String>,
+    pub drops: BTreeMap<String, u64>,
+}
+
+fn sum_per_cpu<'a>(values: impl Iterator<Item = &'a SyscallStats>) -> Stats {
+    let mut out = Stats {
+        hist: vec![0; tracer_common::HIST_BUCKETS],
+        ..Stats::default()
+    };
+    for v in values {
+        out.count += v.count;
+        out.errors += v.errors;
+        out.total_ns += v.total_ns;
+        out.max_ns = out.max_ns.max(v.max_ns);
+        out.bytes += v.bytes;
+        for (a, b) in out.hist.iter_mut().zip(v.hist.iter()) {
+            *a += b;
+        }
+    }
+    // Trailing empty buckets carry no information; keep snapshot.json small.
+    while out.hist.last() == Some(&0) {
+        out.hist.pop();
+    }
+    out
+}
+
+/// Reads every aggregate map. Cheap enough to call once per interval.
+pub fn read(attached: &Attached) -> Result<KernelData> {
+    let mut data = KernelData::default();
+
+    let stats: PerCpuHashMap<_, SyscallKey, SyscallStats> =
+        PerCpuHashMap::try_from(attached.map("SYSCALL_STATS")?)?;
+    for item in stats.iter() {
+        let (key, values) = item?;
+        let kind = FdKind::from(tracer_common::FdKind::from_u32(key.fd_kind));
+        data.syscalls
+            .push((key.tgid, key.nr, kind, sum_per_cpu(values.iter())));
+    }
+
+    let files: PerCpuHashMap<_, FileKey, SyscallStats> =
+        PerCpuHashMap::try_from(attached.map("FILE_STATS")?)?;
+    for item in files.iter() {
+        let (key, values) = item?;
+        data.files
+            .push((key.tgid, key.nr, key.path_id, sum_per_cpu(values.iter())));
+    }
+
+    let paths: BpfHashMap<_, u64, BpfPath> = BpfHashMap::try_from(attached.map("PATHS")?)?;
+    for item in paths.iter() {
+        let (id, path) = item?;
+        let end = path
+            .bytes
+            .iter()
+            .position(|&b| b == 0)
+            .unwrap_or(path.bytes.len());
+        data.paths
+            .insert(id, String::from_utf8_lossy(&path.bytes[..end]).into_owned());
+    }
+
+    let drops: PerCpuArray<_, u64> = PerCpuArray::try_from(attached.map("DROPS")?)?;
+    for reason in 0..DROP_REASONS {
+        let total: u64 = drops.get(&reason, 0)?.iter().sum();
+        data.drops
+            .insert(DROP_NAMES[reason as usize].to_string(), total);
+    }
+    Ok(data)
+}

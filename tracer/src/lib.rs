@@ -1,0 +1,20 @@
+//! tracer: an eBPF tracer for layer-by-layer performance analysis of C++ Raft KV clusters.
+//!
+//! Data flows one way, one module per stage (see ARCHITECTURE.md):
+//! `target` (what to trace) → `attach` (load and attach the eBPF programs) →
+//! `collect` (drain kernel maps into a [`model::Snapshot`]) → `analyse` (tables and figures)
+//! → `output` (files of the session folder). `run` wires them together for `tracer run`;
+//! `report` re-renders a saved session without BPF or root.
+
+pub mod analyse;
+pub mod attach;
+pub mod cli;
+pub mod collect;
+pub mod duration;
+pub mod model;
+pub mod output;
+pub mod preflight;
+pub mod procfs;
+pub mod report;
+pub mod run;
+pub mod target;

@@ -1,0 +1,241 @@
+//! The session's data as plain, serialisable values. A [`Snapshot`] is everything "collect"
+//! read from the kernel plus what user space knows about the processes; every later stage
+//! works on it alone, so `tracer report DIR` can re-render a saved session without BPF.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Version of the `snapshot.json` layout; bump it when a field changes meaning.
+pub const SNAPSHOT_SCHEMA_VERSION: u32 = 1;
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Snapshot {
+    pub schema_version: u32,
+    pub tracer_version: String,
+    /// Local start time, RFC 3339.
+    pub started_at: String,
+    /// Wall-clock seconds between attaching and the final read of the maps.
+    pub duration_s: f64,
+    /// The command line of `tracer run` that produced this session.
+    pub invocation: Vec<String>,
+    pub processes: Vec<ProcessInfo>,
+    pub syscalls: Vec<SyscallRecord>,
+    pub files: Vec<FileRecord>,
+    /// What the kernel side could not record, by reason (see `tracer_common::Drop`).
+    pub drops: BTreeMap<String, u64>,
+    /// Things the user must know about this run (processes that exited, unknown fds, ...).
+    pub notes: Vec<String>,
+}
+
+/// One traced process ("node").
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ProcessInfo {
+    pub pid: u32,
+    pub comm: String,
+    pub cmdline: Vec<String>,
+    /// The process the user named (or started) that this one descends from; itself for those.
+    pub root_pid: u32,
+    /// Seconds after the start of tracing at which the process was seen gone.
+    pub exited_at_s: Option<f64>,
+}
+
+impl ProcessInfo {
+    /// Short label used in file names and tables: `comm_pid`.
+    pub fn label(&self) -> String {
+        let comm: String = self
+            .comm
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        format!("{comm}_{}", self.pid)
+    }
+}
+
+/// Aggregated cost of one syscall: the user-space mirror of `tracer_common::SyscallStats`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Stats {
+    pub count: u64,
+    pub errors: u64,
+    pub total_ns: u64,
+    pub max_ns: u64,
+    pub bytes: u64,
+    /// log2 latency buckets: `hist[i]` counts calls in `[2^i, 2^(i+1))` ns.
+    pub hist: Vec<u64>,
+}
+
+impl Stats {
+    /// Adds `other` into `self` (sums, max of maxima).
+    pub fn merge(&mut self, other: &Stats) {
+        self.count += other.count;
+        self.errors += other.errors;
+        self.total_ns += other.total_ns;
+        self.max_ns = self.max_ns.max(other.max_ns);
+        self.bytes += other.bytes;
+        if self.hist.len() < other.hist.len() {
+            self.hist.resize(other.hist.len(), 0);
+        }
+        for (a, b) in self.hist.iter_mut().zip(&other.hist) {
+            *a += b;
+        }
+    }
+
+    /// Mean latency in nanoseconds (0 for no calls).
+    pub fn mean_ns(&self) -> f64 {
+        if self.count == 0 {
+            0.0
+        } else {
+            self.total_ns as f64 / self.count as f64
+        }
+    }
+
+    /// Latency at quantile `q` (0..=1), estimated from the log2 buckets by linear
+    /// interpolation inside the bucket and clamped to the observed maximum. The true value
+    /// lies in the same power-of-two bucket.
+    pub fn quantile_ns(&self, q: f64) -> f64 {
+        let total: u64 = self.hist.iter().sum();
+        if total == 0 {
+            return 0.0;
+        }
+        let rank = (q.clamp(0.0, 1.0) * total as f64).max(1.0);
+        let mut seen = 0u64;
+        for (i, &n) in self.hist.iter().enumerate() {
+            if n == 0 {
+                continue;
+            }
+            if (seen + n) as f64 >= rank {
+                let lo = if i == 0 { 0.0 } else { (1u64 << i) as f64 };
+                let hi = (1u64 << (i + 1)) as f64;
+                let frac = (rank - seen as f64) / n as f64;
+                return (lo + frac * (hi - lo)).min(self.max_ns as f64);
+            }
+            seen += n;
+        }
+        self.max_ns as f64
+    }
+}
+
+/// What an fd argument referred to, as user space names it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FdKind {
+    None,
+    File,
+    Socket,
+    Other,
+    Unknown,
+}
+
+impl From<tracer_common::FdKind> for FdKind {
+    fn from(k: tracer_common::FdKind) -> Self {
+        match k {
+            tracer_common::FdKind::None => FdKind::None,
+            tracer_common::FdKind::File => FdKind::File,
+            tracer_common::FdKind::Socket => FdKind::Socket,
+            tracer_common::FdKind::Other => FdKind::Other,
+            tracer_common::FdKind::Unknown => FdKind::Unknown,
+        }
+    }
+}
+
+/// One (process, syscall, fd kind) row.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct SyscallRecord {
+    pub pid: u32,
+    pub nr: u32,
+    pub name: String,
+    pub fd_kind: FdKind,
+    pub stats: Stats,
+}
+
+/// One (process, file, syscall) row, for syscalls on regular files.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct FileRecord {
+    pub pid: u32,
+    /// The path as the process opened it, made absolute with the process's cwd when relative;
+    /// `<unknown path>` when the path table was full.
+    pub path: String,
+    pub syscall: String,
+    pub stats: Stats,
+}
+
+/// Name of syscall `nr` on this architecture (`syscall_N` when unknown).
+pub fn syscall_name(nr: u32) -> String {
+    match syscalls::Sysno::new(nr as usize) {
+        Some(s) => s.name().to_string(),
+        None => format!("syscall_{nr}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stats_with(hist: Vec<u64>, max_ns: u64) -> Stats {
+        Stats {
+            count: hist.iter().sum(),
+            max_ns,
+            hist,
+            ..Stats::default()
+        }
+    }
+
+    #[test]
+    fn quantile_stays_inside_the_bucket_of_the_true_value() {
+        // 100 calls in [1024, 2048) ns.
+        let mut hist = vec![0; 40];
+        hist[10] = 100;
+        let s = stats_with(hist, 2000);
+        let p50 = s.quantile_ns(0.5);
+        assert!((1024.0..2048.0).contains(&p50), "{p50}");
+        assert_eq!(s.quantile_ns(1.0), 2000.0, "clamped to the max");
+    }
+
+    #[test]
+    fn quantile_picks_the_right_bucket_of_a_bimodal_distribution() {
+        let mut hist = vec![0; 40];
+        hist[4] = 90; // 16..32 ns
+        hist[20] = 10; // ~1 ms
+        let s = stats_with(hist, 2_000_000);
+        assert!(s.quantile_ns(0.5) < 32.0);
+        assert!(s.quantile_ns(0.99) >= (1u64 << 20) as f64);
+    }
+
+    #[test]
+    fn merge_sums_and_keeps_the_max() {
+        let mut a = Stats {
+            count: 2,
+            errors: 1,
+            total_ns: 10,
+            max_ns: 7,
+            bytes: 5,
+            hist: vec![1, 1],
+        };
+        let b = Stats {
+            count: 1,
+            errors: 0,
+            total_ns: 20,
+            max_ns: 20,
+            bytes: 1,
+            hist: vec![0, 0, 0, 0, 1],
+        };
+        a.merge(&b);
+        assert_eq!(
+            (a.count, a.errors, a.total_ns, a.max_ns, a.bytes),
+            (3, 1, 30, 20, 6)
+        );
+        assert_eq!(a.hist, vec![1, 1, 0, 0, 1]);
+    }
+
+    #[test]
+    fn names_x86_64_syscalls() {
+        assert_eq!(syscall_name(74), "fsync");
+        assert_eq!(syscall_name(1), "write");
+        assert_eq!(syscall_name(100_000), "syscall_100000");
+    }
+}

@@ -1,0 +1,4 @@
+//! Writing what users read: text tables, JSON and the Markdown report of a session folder.
+
+pub mod session;
+pub mod strace_table;

@@ -1,0 +1,218 @@
+//! Text tables in the shape `strace -c` users know, and the extended tables beyond it.
+
+use std::fmt::Write as _;
+
+use crate::analyse::syscalls::{self, DiskFigures, FileActivity, SyscallRow};
+use crate::model::{FdKind, Stats};
+
+const RULE: &str = "------ ----------- ----------- --------- --------- ----------------";
+
+/// The classic table: `% time  seconds  usecs/call  calls  errors syscall`, same columns and
+/// widths as strace's (strace measures time differently; ours is enter-to-exit wall time).
+pub fn classic(rows: &[SyscallRow]) -> String {
+    let total = syscalls::total(rows);
+    let mut out = String::new();
+    out.push_str("% time     seconds  usecs/call     calls    errors syscall\n");
+    out.push_str(RULE);
+    out.push('\n');
+    for r in rows {
+        classic_line(&mut out, &r.total, total.total_ns, &r.name);
+    }
+    out.push_str(RULE);
+    out.push('\n');
+    classic_line(&mut out, &total, total.total_ns, "total");
+    out
+}
+
+fn classic_line(out: &mut String, s: &Stats, total_ns: u64, name: &str) {
+    let pct = if total_ns == 0 {
+        0.0
+    } else {
+        100.0 * s.total_ns as f64 / total_ns as f64
+    };
+    let usecs = if s.count == 0 {
+        0
+    } else {
+        s.total_ns / s.count / 1000
+    };
+    let errors = if s.errors == 0 {
+        String::new()
+    } else {
+        s.errors.to_string()
+    };
+    let _ = writeln!(
+        out,
+        "{pct:6.2} {:11.6} {usecs:11} {:9} {errors:>9} {name}",
+        s.total_ns as f64 / 1e9,
+        s.count
+    );
+}
+
+fn us(ns: f64) -> String {
+    if ns >= 100_000.0 {
+        format!("{:.0}", ns / 1e3)
+    } else {
+        format!("{:.1}", ns / 1e3)
+    }
+}
+
+/// Beyond strace: latency percentiles, bytes, and the socket/file split of each syscall.
+pub fn extended(rows: &[SyscallRow]) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{:<18} {:>9} {:>7} {:>9} {:>9} {:>9} {:>12} {:>9} {:>12} {:>9} {:>12} {:>9}",
+        "syscall",
+        "calls",
+        "errors",
+        "p50(us)",
+        "p99(us)",
+        "max(us)",
+        "bytes",
+        "socket",
+        "socket_B",
+        "file",
+        "file_B",
+        "other"
+    );
+    for r in rows {
+        let kind = |k: FdKind| r.by_kind.get(&k).cloned().unwrap_or_default();
+        let sock = kind(FdKind::Socket);
+        let file = kind(FdKind::File);
+        let other = kind(FdKind::Other).count + kind(FdKind::Unknown).count;
+        let _ = writeln!(
+            out,
+            "{:<18} {:>9} {:>7} {:>9} {:>9} {:>9} {:>12} {:>9} {:>12} {:>9} {:>12} {:>9}",
+            r.name,
+            r.total.count,
+            r.total.errors,
+            us(r.total.quantile_ns(0.5)),
+            us(r.total.quantile_ns(0.99)),
+            us(r.total.max_ns as f64),
+            r.total.bytes,
+            sock.count,
+            sock.bytes,
+            file.count,
+            file.bytes,
+            other
+        );
+    }
+    out.push_str(
+        "\np50/p99 are estimated from log2 latency buckets (exact to within their bucket).\n\
+         socket/file/other split the calls that take an fd by what the fd is; `other` also \
+         counts fds of unknown kind.\n",
+    );
+    out
+}
+
+/// Which files were written and flushed.
+pub fn files(files: &[FileActivity]) -> String {
+    let mut out = String::new();
+    if files.is_empty() {
+        out.push_str("(no syscalls on regular files)\n");
+        return out;
+    }
+    let _ = writeln!(
+        out,
+        "{:>9} {:>12} {:>9} {:>12} {:>12} {:>9}  path",
+        "writes", "write_B", "flushes", "flush_ms", "flush_avg_us", "reads"
+    );
+    for f in files {
+        let w = f.writes();
+        let fl = f.flushes();
+        let reads: u64 = ["read", "pread64", "readv", "preadv", "preadv2"]
+            .iter()
+            .filter_map(|n| f.by_syscall.get(*n))
+            .map(|s| s.count)
+            .sum();
+        let _ = writeln!(
+            out,
+            "{:>9} {:>12} {:>9} {:>12.3} {:>12.1} {:>9}  {}",
+            w.count,
+            w.bytes,
+            fl.count,
+            fl.total_ns as f64 / 1e6,
+            fl.mean_ns() / 1e3,
+            reads,
+            f.path
+        );
+    }
+    out
+}
+
+/// The disk figures of the original fourth test, each with its number.
+pub fn disk_figures(d: &DiskFigures) -> String {
+    let opt = |v: Option<f64>, unit: &str| match v {
+        Some(x) => format!("{x:.1}{unit}"),
+        None => "n/a (no fsync/fdatasync)".to_string(),
+    };
+    format!(
+        "fsync+fdatasync calls:        {} ({:.1}/s over {:.1} s)\n\
+         mean flush latency:           {:.1} us (p99 {:.1} us, max {:.1} us)\n\
+         writes to files:              {} ({} bytes)\n\
+         writes per flush:             {}\n\
+         bytes per flush:              {}\n\
+         flush share of syscall time:  {:.1}% of {:.3} s\n",
+        d.flushes,
+        d.flushes_per_s,
+        d.duration_s,
+        d.mean_flush_us,
+        d.p99_flush_us,
+        d.max_flush_us,
+        d.file_writes,
+        d.file_write_bytes,
+        opt(d.writes_per_flush, ""),
+        opt(d.bytes_per_flush, " B"),
+        d.flush_time_share_pct,
+        d.total_syscall_s,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    fn row(name: &str, count: u64, errors: u64, total_ns: u64) -> SyscallRow {
+        let total = Stats {
+            count,
+            errors,
+            total_ns,
+            max_ns: total_ns,
+            bytes: 0,
+            hist: vec![],
+        };
+        SyscallRow {
+            name: name.into(),
+            total,
+            by_kind: BTreeMap::new(),
+        }
+    }
+
+    #[test]
+    fn classic_table_matches_strace_layout() {
+        let rows = vec![
+            row("fsync", 10, 0, 3_000_000),
+            row("write", 30, 2, 1_000_000),
+        ];
+        let t = classic(&rows);
+        let lines: Vec<&str> = t.lines().collect();
+        assert_eq!(
+            lines[0],
+            "% time     seconds  usecs/call     calls    errors syscall"
+        );
+        assert_eq!(lines[1], RULE);
+        assert_eq!(
+            lines[2],
+            " 75.00    0.003000         300        10           fsync"
+        );
+        assert_eq!(
+            lines[3],
+            " 25.00    0.001000          33        30         2 write"
+        );
+        assert_eq!(
+            lines[5],
+            "100.00    0.004000         100        40         2 total"
+        );
+    }
+}

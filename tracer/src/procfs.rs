@@ -1,0 +1,163 @@
+//! The few facts about processes read from /proc: name, command line, liveness, open fds.
+
+use std::path::{Path, PathBuf};
+
+/// `comm` of `pid` (the kernel's 15-character thread name), if the process exists.
+pub fn comm(pid: u32) -> Option<String> {
+    std::fs::read_to_string(format!("/proc/{pid}/comm"))
+        .ok()
+        .map(|s| s.trim_end().to_string())
+}
+
+/// Command line of `pid`, split at NULs.
+pub fn cmdline(pid: u32) -> Vec<String> {
+    std::fs::read(format!("/proc/{pid}/cmdline"))
+        .map(|b| {
+            b.split(|&c| c == 0)
+                .filter(|s| !s.is_empty())
+                .map(|s| String::from_utf8_lossy(s).into_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// True while `pid` exists and is not a zombie.
+pub fn is_alive(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        // The state is the first field after the parenthesised comm.
+        Ok(stat) => match stat.rfind(')') {
+            Some(i) => !matches!(stat[i + 1..].trim_start().chars().next(), Some('Z' | 'X')),
+            None => true,
+        },
+        Err(_) => false,
+    }
+}
+
+/// Pids of every process whose comm equals `name` (or whose exe basename does: comm is
+/// truncated to 15 characters).
+pub fn pids_by_comm(name: &str) -> Vec<u32> {
+    let mut pids = Vec::new();
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return pids;
+    };
+    let me = std::process::id();
+    for entry in dir.flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|s| s.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if pid == me || !is_alive(pid) {
+            continue;
+        }
+        let comm_matches = comm(pid).as_deref() == Some(name);
+        let exe_matches = std::fs::read_link(format!("/proc/{pid}/exe"))
+            .ok()
+            .and_then(|p| p.file_name().map(|f| f.to_string_lossy() == name))
+            .unwrap_or(false);
+        if comm_matches || exe_matches {
+            pids.push(pid);
+        }
+    }
+    pids.sort_unstable();
+    pids
+}
+
+/// What one open fd of a process is, read from /proc/PID/fd.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OpenFd {
+    File(PathBuf),
+    Socket,
+    Other,
+}
+
+/// Open fds of `pid`, classified like the kernel side classifies fds it sees created.
+pub fn open_fds(pid: u32) -> Vec<(u32, OpenFd)> {
+    let mut out = Vec::new();
+    let Ok(dir) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
+        return out;
+    };
+    for entry in dir.flatten() {
+        let Some(fd) = entry
+            .file_name()
+            .to_str()
+            .and_then(|s| s.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let Ok(target) = std::fs::read_link(entry.path()) else {
+            continue;
+        };
+        let text = target.to_string_lossy();
+        let kind = if text.starts_with("socket:") {
+            OpenFd::Socket
+        } else if text.starts_with('/') && !text.starts_with("/dev/") {
+            OpenFd::File(target)
+        } else {
+            // Pipes, anon inodes, and device nodes (ttys, /dev/null): not the files whose I/O
+            // we analyse.
+            OpenFd::Other
+        };
+        out.push((fd, kind));
+    }
+    out
+}
+
+/// Resolves a path a process passed to open(2) against its cwd when it is relative.
+pub fn absolute_for(pid: u32, path: &str) -> String {
+    if Path::new(path).is_absolute() {
+        return path.to_string();
+    }
+    match std::fs::read_link(format!("/proc/{pid}/cwd")) {
+        Ok(cwd) => cwd.join(path).to_string_lossy().into_owned(),
+        Err(_) => path.to_string(),
+    }
+}
+
+/// Direct children of `pid` (all threads' children), from /proc/PID/task/*/children.
+pub fn children(pid: u32) -> Vec<u32> {
+    let mut out = Vec::new();
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return out;
+    };
+    for t in tasks.flatten() {
+        if let Ok(s) = std::fs::read_to_string(t.path().join("children")) {
+            out.extend(s.split_whitespace().filter_map(|p| p.parse::<u32>().ok()));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sees_itself() {
+        let me = std::process::id();
+        assert!(is_alive(me));
+        assert!(!cmdline(me).is_empty());
+        assert!(comm(me).is_some());
+        assert!(!is_alive(u32::MAX - 1));
+    }
+
+    #[test]
+    fn classifies_own_fds() {
+        let file = tempfile::NamedTempFile::new().unwrap();
+        let sock = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let fds = open_fds(std::process::id());
+        use std::os::fd::AsRawFd;
+        let find = |fd: i32| {
+            fds.iter()
+                .find(|(f, _)| *f == fd as u32)
+                .map(|(_, k)| k.clone())
+        };
+        assert_eq!(
+            find(file.as_file().as_raw_fd()),
+            Some(OpenFd::File(file.path().canonicalize().unwrap()))
+        );
+        assert_eq!(find(sock.as_raw_fd()), Some(OpenFd::Socket));
+    }
+}

@@ -1,0 +1,13 @@
+//! `tracer report DIR`: re-render every output of a saved session from its `snapshot.json`,
+//! without BPF or root.
+
+use anyhow::Result;
+use std::path::Path;
+
+use crate::output::session;
+
+/// Re-renders the session folder `dir`; returns the files written.
+pub fn rerender(dir: &Path) -> Result<Vec<std::path::PathBuf>> {
+    let snapshot = session::load_snapshot(dir)?;
+    session::render(&snapshot, dir)
+}

@@ -1,0 +1,269 @@
+//! `tracer run`: preflight, attach, watch the traced processes until the duration ends, the
+//! user interrupts, or every traced process has exited; then collect and write the session.
+
+use anyhow::{Context, Result};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::attach::Attached;
+use crate::collect::{self, KernelData};
+use crate::model::{
+    syscall_name, FileRecord, ProcessInfo, Snapshot, SyscallRecord, SNAPSHOT_SCHEMA_VERSION,
+};
+use crate::output::session;
+use crate::preflight;
+use crate::procfs;
+use crate::target::{self, HeldChild, TargetSpec};
+
+/// Everything `tracer run` was asked to do.
+#[derive(Clone, Debug)]
+pub struct RunOptions {
+    pub target: TargetSpec,
+    /// None: until Ctrl-C / SIGTERM (or until the traced command exits).
+    pub duration: Option<Duration>,
+    /// The session folder to write.
+    pub out_dir: PathBuf,
+    /// Trace processes forked by the targets too (always on for `-- CMD`).
+    pub follow_children: bool,
+    /// How `tracer` was invoked, recorded in the report.
+    pub invocation: Vec<String>,
+}
+
+/// Why tracing stopped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StopReason {
+    Duration,
+    Signal,
+    AllExited,
+}
+
+/// What a run produced.
+#[derive(Debug)]
+pub struct RunOutcome {
+    pub snapshot: Snapshot,
+    pub out_dir: PathBuf,
+    pub stop: StopReason,
+    /// Exit status of the traced command (`-- CMD` mode).
+    pub command_status: Option<i32>,
+}
+
+/// How often the watcher looks for new and exited processes.
+const POLL: Duration = Duration::from_millis(50);
+
+/// Runs a whole tracing session and writes its folder.
+pub fn run(opts: &RunOptions) -> Result<RunOutcome> {
+    // Checks that can fail without tracing anything come first, so a doomed run costs nothing.
+    preflight::require_root()?;
+    let existing = target::resolve_existing(&opts.target)?;
+    preflight::prepare_output_dir(&opts.out_dir)?;
+    preflight::ensure_tracefs()?;
+
+    let stop_flag = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(sig, Arc::clone(&stop_flag))
+            .context("installing the signal handler")?;
+    }
+
+    let mut attached = Attached::load()?;
+    let mut held = None;
+    let follow = opts.follow_children || matches!(opts.target, TargetSpec::Command(_));
+    match &opts.target {
+        TargetSpec::Command(argv) => {
+            let child = HeldChild::spawn(argv)?;
+            attached.add_target(child.pid, child.pid, true)?;
+            held = Some(child);
+        }
+        _ => {
+            for &pid in &existing {
+                attached.add_target(pid, pid, follow)?;
+            }
+        }
+    }
+
+    let started_at = chrono::Local::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, false);
+    let start = Instant::now();
+    let mut processes: BTreeMap<u32, ProcessInfo> = BTreeMap::new();
+    let mut notes = Vec::new();
+    if let Some(child) = held.as_mut() {
+        child.release()?;
+    }
+
+    let stop = loop {
+        discover(&mut attached, &mut processes)?;
+        let elapsed = start.elapsed();
+        for p in processes.values_mut().filter(|p| p.exited_at_s.is_none()) {
+            let reaped = held
+                .as_mut()
+                .filter(|h| h.pid == p.pid)
+                .map(|h| h.try_reap());
+            if reaped == Some(true) || !procfs::is_alive(p.pid) {
+                p.exited_at_s = Some(elapsed.as_secs_f64());
+                attached.remove_target(p.pid)?;
+            }
+        }
+        if stop_flag.load(Ordering::Relaxed) {
+            break StopReason::Signal;
+        }
+        if !processes.is_empty() && processes.values().all(|p| p.exited_at_s.is_some()) {
+            // A forked child may be in TARGETS but not yet seen; look once more.
+            if attached.targets()?.is_empty() {
+                break StopReason::AllExited;
+            }
+        }
+        if let Some(d) = opts.duration {
+            if elapsed >= d {
+                break StopReason::Duration;
+            }
+        }
+        std::thread::sleep(POLL);
+    };
+    let duration_s = start.elapsed().as_secs_f64();
+    let kernel = collect::read(&attached)?;
+    drop(attached); // detach before writing files: the target should run untraced again.
+
+    for p in processes.values() {
+        if let Some(t) = p.exited_at_s {
+            if stop != StopReason::AllExited || held.is_none() {
+                notes.push(format!(
+                    "{} (pid {}) exited {:.1} s into the run; its data up to then is included",
+                    p.comm, p.pid, t
+                ));
+            }
+        }
+    }
+    match stop {
+        StopReason::Signal => notes.push("stopped by a signal (Ctrl-C / SIGTERM)".into()),
+        StopReason::AllExited if held.is_none() => {
+            notes.push("every traced process exited before the end of the run".into())
+        }
+        _ => {}
+    }
+    let command_status = held.as_ref().and_then(|h| h.exit_status);
+    if let Some(status) = command_status {
+        notes.push(format!("the traced command exited with status {status}"));
+    }
+
+    let snapshot = build_snapshot(
+        kernel,
+        processes.into_values().collect(),
+        notes,
+        started_at,
+        duration_s,
+        opts.invocation.clone(),
+    );
+    session::save_snapshot(&snapshot, &opts.out_dir)?;
+    session::render(&snapshot, &opts.out_dir)?;
+    Ok(RunOutcome {
+        snapshot,
+        out_dir: opts.out_dir.clone(),
+        stop,
+        command_status,
+    })
+}
+
+/// Adds processes the kernel started tracing (forked children) to `processes`, naming them and
+/// classifying the fds they inherited.
+fn discover(attached: &mut Attached, processes: &mut BTreeMap<u32, ProcessInfo>) -> Result<()> {
+    for (pid, info) in attached.targets()? {
+        if processes.contains_key(&pid) {
+            continue;
+        }
+        attached.seed_fds(pid)?;
+        processes.insert(
+            pid,
+            ProcessInfo {
+                pid,
+                comm: procfs::comm(pid).unwrap_or_else(|| "?".into()),
+                cmdline: procfs::cmdline(pid),
+                root_pid: info.root_tgid,
+                exited_at_s: None,
+            },
+        );
+    }
+    // A held child execs after we first saw it: refresh names that still show the fork.
+    for p in processes.values_mut().filter(|p| p.exited_at_s.is_none()) {
+        if let Some(comm) = procfs::comm(p.pid) {
+            if comm != p.comm {
+                p.comm = comm;
+                p.cmdline = procfs::cmdline(p.pid);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Joins kernel aggregates with what user space knows about the processes.
+pub fn build_snapshot(
+    kernel: KernelData,
+    mut processes: Vec<ProcessInfo>,
+    mut notes: Vec<String>,
+    started_at: String,
+    duration_s: f64,
+    invocation: Vec<String>,
+) -> Snapshot {
+    // Processes that came and went between two polls still have kernel data: name them.
+    for &(pid, ..) in &kernel.syscalls {
+        if !processes.iter().any(|p| p.pid == pid) {
+            processes.push(ProcessInfo {
+                pid,
+                comm: "(short-lived)".into(),
+                cmdline: vec![],
+                root_pid: 0,
+                exited_at_s: Some(duration_s),
+            });
+        }
+    }
+    processes.sort_by_key(|p| p.pid);
+    let mut unknown_fd_calls = 0;
+    let syscalls: Vec<SyscallRecord> = kernel
+        .syscalls
+        .into_iter()
+        .map(|(pid, nr, fd_kind, stats)| {
+            if fd_kind == crate::model::FdKind::Unknown {
+                unknown_fd_calls += stats.count;
+            }
+            SyscallRecord {
+                pid,
+                nr,
+                name: syscall_name(nr),
+                fd_kind,
+                stats,
+            }
+        })
+        .collect();
+    if unknown_fd_calls > 0 {
+        notes.push(format!(
+            "{unknown_fd_calls} calls used fds tracer never saw created (inherited by short-lived \
+             children); they are counted, listed as `other`"
+        ));
+    }
+    let files = kernel
+        .files
+        .into_iter()
+        .map(|(pid, nr, path_id, stats)| FileRecord {
+            pid,
+            path: kernel
+                .paths
+                .get(&path_id)
+                .map(|p| procfs::absolute_for(pid, p))
+                .unwrap_or_else(|| "<unknown path>".into()),
+            syscall: syscall_name(nr),
+            stats,
+        })
+        .collect();
+    Snapshot {
+        schema_version: SNAPSHOT_SCHEMA_VERSION,
+        tracer_version: env!("CARGO_PKG_VERSION").into(),
+        started_at,
+        duration_s,
+        invocation,
+        processes,
+        syscalls,
+        files,
+        drops: kernel.drops,
+        notes,
+    }
+}

@@ -1,0 +1,151 @@
+//! What to trace: processes named by pid or comm, or a command tracer starts itself.
+
+use anyhow::{bail, Context, Result};
+use std::ffi::CString;
+
+use crate::procfs;
+
+/// How the user said what to trace.
+#[derive(Clone, Debug)]
+pub enum TargetSpec {
+    /// `--pid P [--pid P2 ...]`
+    Pids(Vec<u32>),
+    /// `--comm NAME`
+    Comm(String),
+    /// `-- CMD ARGS...`: start it and trace it and its children from exec to exit.
+    Command(Vec<String>),
+}
+
+/// Resolves `--pid`/`--comm` to live processes, with errors that say what to check.
+pub fn resolve_existing(spec: &TargetSpec) -> Result<Vec<u32>> {
+    match spec {
+        TargetSpec::Pids(pids) => {
+            for &pid in pids {
+                if !procfs::is_alive(pid) {
+                    bail!(
+                        "no such process: pid {pid} does not exist (or has exited). \
+                         Check the pid with `ps -p {pid}`"
+                    );
+                }
+            }
+            Ok(pids.clone())
+        }
+        TargetSpec::Comm(name) => {
+            let pids = procfs::pids_by_comm(name);
+            if pids.is_empty() {
+                bail!(
+                    "no running process is named {name:?} (matched against /proc/PID/comm and \
+                     the executable's file name). Check with `pgrep -l {name}`"
+                );
+            }
+            Ok(pids)
+        }
+        TargetSpec::Command(_) => Ok(Vec::new()),
+    }
+}
+
+/// A child forked by tracer and held just before `execve` until tracing is in place, so that
+/// not one syscall of the command is missed (the `strace CMD` model).
+pub struct HeldChild {
+    pub pid: u32,
+    release_fd: libc::c_int,
+    /// Set once `waitpid` has reaped it.
+    pub exit_status: Option<i32>,
+}
+
+impl HeldChild {
+    /// Forks; the child blocks reading a pipe, then execs `argv` (looked up in PATH).
+    pub fn spawn(argv: &[String]) -> Result<HeldChild> {
+        if argv.is_empty() {
+            bail!("no command given after `--`");
+        }
+        // Everything the child needs is prepared before fork: after fork only
+        // async-signal-safe calls are allowed.
+        let c_args: Vec<CString> = argv
+            .iter()
+            .map(|a| CString::new(a.as_str()).context("command argument contains a NUL byte"))
+            .collect::<Result<_>>()?;
+        let mut c_ptrs: Vec<*const libc::c_char> = c_args.iter().map(|a| a.as_ptr()).collect();
+        c_ptrs.push(std::ptr::null());
+        let mut fds = [0 as libc::c_int; 2];
+        // SAFETY: fds has room for two descriptors.
+        if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+            return Err(std::io::Error::last_os_error()).context("pipe2");
+        }
+        // SAFETY: the child only calls read, execvp, write and _exit.
+        let pid = unsafe { libc::fork() };
+        if pid < 0 {
+            return Err(std::io::Error::last_os_error()).context("fork");
+        }
+        if pid == 0 {
+            unsafe {
+                libc::close(fds[1]);
+                let mut byte = 0u8;
+                let n = libc::read(fds[0], (&mut byte as *mut u8).cast(), 1);
+                if n != 1 {
+                    // tracer gave up before releasing us.
+                    libc::_exit(126);
+                }
+                libc::execvp(c_ptrs[0], c_ptrs.as_ptr());
+                let msg = b"tracer: cannot execute the command\n";
+                libc::write(2, msg.as_ptr().cast(), msg.len());
+                libc::_exit(127);
+            }
+        }
+        // SAFETY: closing our copy of the read end.
+        unsafe { libc::close(fds[0]) };
+        Ok(HeldChild {
+            pid: pid as u32,
+            release_fd: fds[1],
+            exit_status: None,
+        })
+    }
+
+    /// Lets the child exec.
+    pub fn release(&mut self) -> Result<()> {
+        if self.release_fd < 0 {
+            return Ok(());
+        }
+        let byte = 1u8;
+        // SAFETY: writing one byte from a valid buffer to our pipe end.
+        let n = unsafe { libc::write(self.release_fd, (&byte as *const u8).cast(), 1) };
+        unsafe { libc::close(self.release_fd) };
+        self.release_fd = -1;
+        if n != 1 {
+            return Err(std::io::Error::last_os_error()).context("releasing the traced command");
+        }
+        Ok(())
+    }
+
+    /// Reaps the child if it has exited; returns true once it has.
+    pub fn try_reap(&mut self) -> bool {
+        if self.exit_status.is_some() {
+            return true;
+        }
+        let mut status = 0;
+        // SAFETY: plain waitpid on our own child.
+        let r = unsafe { libc::waitpid(self.pid as i32, &mut status, libc::WNOHANG) };
+        if r == self.pid as i32 {
+            self.exit_status = Some(if libc::WIFEXITED(status) {
+                libc::WEXITSTATUS(status)
+            } else {
+                128 + libc::WTERMSIG(status)
+            });
+            true
+        } else {
+            r < 0
+        }
+    }
+}
+
+impl Drop for HeldChild {
+    fn drop(&mut self) {
+        if self.release_fd >= 0 {
+            // Never released: closing the pipe makes the child exit without running the command.
+            unsafe { libc::close(self.release_fd) };
+            self.release_fd = -1;
+            let mut status = 0;
+            unsafe { libc::waitpid(self.pid as i32, &mut status, 0) };
+        }
+    }
+}
