@@ -1,0 +1,200 @@
+//! Compiles the fixture with g++ on demand. Concurrent test processes share
+//! one build: a flock serialises them, and binaries are built under a
+//! temporary name and renamed so nobody ever executes a half-written file.
+
+use anyhow::{bail, Context, Result};
+use std::fs::{self, File};
+use std::os::unix::io::AsRawFd;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::SystemTime;
+
+/// Which build of the fixture: with frame pointers (stack walking works
+/// without DWARF) or without (what a tracer must cope with in the wild).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Variant {
+    Fp,
+    NoFp,
+}
+
+impl Variant {
+    pub fn dir_name(self) -> &'static str {
+        match self {
+            Variant::Fp => "fp",
+            Variant::NoFp => "nofp",
+        }
+    }
+
+    fn frame_pointer_flag(self) -> &'static str {
+        match self {
+            Variant::Fp => "-fno-omit-frame-pointer",
+            Variant::NoFp => "-fomit-frame-pointer",
+        }
+    }
+}
+
+/// Paths of the three fixture executables for one variant.
+#[derive(Debug, Clone)]
+pub struct FixtureBins {
+    pub node: PathBuf,
+    pub client: PathBuf,
+    pub workload: PathBuf,
+}
+
+const NODE_SOURCES: &[&str] = &[
+    "wire.cpp",
+    "stats.cpp",
+    "hook_net.cpp",
+    "hook_io.cpp",
+    "persister.cpp",
+    "fiber.cpp",
+    "rpc.cpp",
+    "raft.cpp",
+    "node_main.cpp",
+];
+const CLIENT_SOURCES: &[&str] = &["wire.cpp", "client_main.cpp"];
+const WORKLOAD_SOURCES: &[&str] = &["workload_main.cpp"];
+
+/// Symbols the node must export so libstdc++ (a shared library) binds its
+/// write/writev calls to the fixture's counting hooks instead of libc's.
+const NODE_EXPORTS: &[&str] = &[
+    "write",
+    "writev",
+    "fsync",
+    "fdatasync",
+    "send",
+    "recv",
+    "usleep",
+];
+
+/// The cargo workspace root: the parent of this crate's directory.
+pub fn workspace_root() -> PathBuf {
+    let here = Path::new(env!("CARGO_MANIFEST_DIR"));
+    here.parent().unwrap_or(here).to_path_buf()
+}
+
+/// The C++ sources of the fixture.
+pub fn fixture_dir() -> PathBuf {
+    workspace_root().join("fixture")
+}
+
+fn target_dir() -> PathBuf {
+    match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(d) => {
+            let d = PathBuf::from(d);
+            if d.is_absolute() {
+                d
+            } else {
+                workspace_root().join(d)
+            }
+        }
+        None => workspace_root().join("target"),
+    }
+}
+
+/// Returns the fixture binaries for `variant`, (re)building any that is
+/// missing or older than a source file under `fixture/`.
+pub fn fixture_bins(variant: Variant) -> Result<FixtureBins> {
+    let src = fixture_dir();
+    let out = target_dir().join("fixture").join(variant.dir_name());
+    fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
+    let bins = FixtureBins {
+        node: out.join("raftkv-node"),
+        client: out.join("raftkv-client"),
+        workload: out.join("syscall-workload"),
+    };
+
+    let lock_path = out.join(".build.lock");
+    let lock =
+        File::create(&lock_path).with_context(|| format!("creating {}", lock_path.display()))?;
+    // SAFETY: flock on a file descriptor we own; released when `lock` drops.
+    if unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX) } != 0 {
+        bail!(
+            "flock {}: {}",
+            lock_path.display(),
+            std::io::Error::last_os_error()
+        );
+    }
+
+    let newest_source = newest_mtime(&src)?;
+    let jobs: Vec<(&Path, &[&str], &[&str])> = vec![
+        (&bins.node, NODE_SOURCES, NODE_EXPORTS),
+        (&bins.client, CLIENT_SOURCES, &[]),
+        (&bins.workload, WORKLOAD_SOURCES, &[]),
+    ];
+    let mut running = Vec::new();
+    for (bin, sources, exports) in jobs {
+        if is_stale(bin, newest_source) {
+            running.push(spawn_gxx(variant, &src, bin, sources, exports)?);
+        }
+    }
+    for (mut child, tmp, bin) in running {
+        let output = child.wait_with_output_or_err()?;
+        if !output.0.success() {
+            let _ = fs::remove_file(&tmp);
+            bail!("g++ failed building {}:\n{}", bin.display(), output.1);
+        }
+        fs::rename(&tmp, &bin).with_context(|| format!("renaming to {}", bin.display()))?;
+    }
+    Ok(bins)
+}
+
+fn is_stale(bin: &Path, newest_source: SystemTime) -> bool {
+    match fs::metadata(bin).and_then(|m| m.modified()) {
+        Ok(t) => t < newest_source,
+        Err(_) => true,
+    }
+}
+
+fn newest_mtime(dir: &Path) -> Result<SystemTime> {
+    let mut newest = SystemTime::UNIX_EPOCH;
+    for entry in fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))? {
+        let path = entry?.path();
+        let is_source = matches!(path.extension().and_then(|e| e.to_str()), Some("cpp" | "h"));
+        if is_source {
+            newest = newest.max(fs::metadata(&path)?.modified()?);
+        }
+    }
+    Ok(newest)
+}
+
+/// A running g++ with its stderr captured, the temp output and final path.
+type Build = (BuildChild, PathBuf, PathBuf);
+
+fn spawn_gxx(
+    variant: Variant,
+    src: &Path,
+    bin: &Path,
+    sources: &[&str],
+    exports: &[&str],
+) -> Result<Build> {
+    let tmp = bin.with_extension(format!("tmp{}", std::process::id()));
+    let mut cmd = Command::new("g++");
+    cmd.args(["-std=c++17", "-O2", "-g", variant.frame_pointer_flag()])
+        .args(["-Wall", "-Wextra", "-pthread", "-o"])
+        .arg(&tmp)
+        .args(sources.iter().map(|s| src.join(s)));
+    for sym in exports {
+        cmd.arg(format!("-Wl,--export-dynamic-symbol={sym}"));
+    }
+    let child = cmd
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .context("running g++ (is it installed?)")?;
+    Ok((BuildChild(child), tmp, bin.to_path_buf()))
+}
+
+/// Wrapper so a failed build's stderr comes back as text.
+struct BuildChild(std::process::Child);
+
+impl BuildChild {
+    fn wait_with_output_or_err(&mut self) -> Result<(std::process::ExitStatus, String)> {
+        let mut stderr = String::new();
+        if let Some(mut e) = self.0.stderr.take() {
+            use std::io::Read;
+            e.read_to_string(&mut stderr)?;
+        }
+        Ok((self.0.wait()?, stderr))
+    }
+}

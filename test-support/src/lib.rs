@@ -1,0 +1,20 @@
+//! Test support for `tracer`: builds the C++ Raft KV fixture in `fixture/`,
+//! runs clusters of it on 127.0.0.1, and reads the ground truth each node
+//! writes on SIGTERM, so tracer's measurements can be compared with `==`.
+
+mod client;
+mod cluster;
+mod fixture;
+mod ground_truth;
+mod ports;
+mod proc_util;
+mod status;
+pub mod strace;
+
+pub use client::{ClientMode, ClientOpts, ClientReport};
+pub use cluster::{Cluster, ClusterOpts, Fsync};
+pub use fixture::{fixture_bins, fixture_dir, workspace_root, FixtureBins, Variant};
+pub use ground_truth::{GroundTruth, NetIo, PersisterIo, RoleChange, RpcCounts, TRACED_METHODS};
+pub use ports::free_ports;
+pub use proc_util::{children_of, send_signal, thread_names};
+pub use status::{NodeStatus, Role};

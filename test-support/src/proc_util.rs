@@ -1,0 +1,80 @@
+//! Small process helpers: signals by pid, children and thread names from /proc.
+
+use anyhow::{bail, Result};
+use std::fs;
+use std::process::Child;
+use std::time::{Duration, Instant};
+
+/// Sends `sig` to one process by pid.
+pub fn send_signal(pid: u32, sig: i32) -> Result<()> {
+    // SAFETY: kill(2) with a pid we were given; no memory is involved.
+    if unsafe { libc::kill(pid as libc::pid_t, sig) } != 0 {
+        bail!("kill({pid}, {sig}): {}", std::io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Direct children of `pid` (all its threads), from /proc/<pid>/task/*/children.
+pub fn children_of(pid: u32) -> Vec<u32> {
+    let mut out = Vec::new();
+    let Ok(tasks) = fs::read_dir(format!("/proc/{pid}/task")) else {
+        return out;
+    };
+    for task in tasks.flatten() {
+        if let Ok(text) = fs::read_to_string(task.path().join("children")) {
+            out.extend(
+                text.split_whitespace()
+                    .filter_map(|p| p.parse::<u32>().ok()),
+            );
+        }
+    }
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
+/// Names (comm) of the threads of `pid`, e.g. "sched", "rpc-io", "hb-send".
+pub fn thread_names(pid: u32) -> Vec<String> {
+    let Ok(tasks) = fs::read_dir(format!("/proc/{pid}/task")) else {
+        return Vec::new();
+    };
+    tasks
+        .flatten()
+        .filter_map(|t| fs::read_to_string(t.path().join("comm")).ok())
+        .map(|s| s.trim_end().to_string())
+        .collect()
+}
+
+/// Waits for `child` up to `timeout`; None if it is still running.
+pub(crate) fn wait_timeout(
+    child: &mut Child,
+    timeout: Duration,
+) -> Result<Option<std::process::ExitStatus>> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(status) = child.try_wait()? {
+            return Ok(Some(status));
+        }
+        if Instant::now() >= deadline {
+            return Ok(None);
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// SIGKILLs and reaps `child`, ignoring errors (it may already be gone).
+pub(crate) fn kill_and_reap(child: &mut Child) {
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+/// True while `pid` is being ptrace'd (e.g. strace has attached).
+pub(crate) fn is_traced(pid: u32) -> bool {
+    fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("TracerPid:").map(|v| v.trim() != "0"))
+        })
+        .unwrap_or(false)
+}

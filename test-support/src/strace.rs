@@ -1,0 +1,135 @@
+//! strace as a reference: attach to a node, count syscalls per file, and
+//! parse `strace -c` tables. Used to prove the fixture's own counts exact.
+
+use anyhow::{bail, Context, Result};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::proc_util;
+
+/// An `strace -f -y -p PID` session writing to a file.
+pub struct StraceSession {
+    child: Option<Child>,
+    output: PathBuf,
+}
+
+impl StraceSession {
+    /// Attaches to `pid` tracing `syscalls`, and returns once the ptrace
+    /// attach is in effect (TracerPid set) so no later syscall is missed.
+    pub fn attach(pid: u32, syscalls: &[&str], output: &Path) -> Result<StraceSession> {
+        let child = Command::new("strace")
+            .args(["-f", "-y", "-qq", "-o"])
+            .arg(output)
+            .args(["-e", &format!("trace={}", syscalls.join(","))])
+            .args(["-p", &pid.to_string()])
+            .stdin(Stdio::null())
+            .spawn()
+            .context("running strace (apt-get install strace)")?;
+        let mut s = StraceSession {
+            child: Some(child),
+            output: output.to_path_buf(),
+        };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !proc_util::is_traced(pid) {
+            if Instant::now() > deadline {
+                bail!("strace did not attach to {pid}");
+            }
+            if let Some(st) = s.child.as_mut().unwrap().try_wait()? {
+                bail!("strace exited early: {st}");
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        Ok(s)
+    }
+
+    /// Waits for strace to exit (it does when the tracee exits) and returns
+    /// its output text.
+    pub fn finish(mut self, timeout: Duration) -> Result<String> {
+        let mut child = self.child.take().unwrap();
+        if proc_util::wait_timeout(&mut child, timeout)?.is_none() {
+            proc_util::kill_and_reap(&mut child);
+            bail!("strace did not exit within {timeout:?}");
+        }
+        std::fs::read_to_string(&self.output)
+            .with_context(|| format!("reading {}", self.output.display()))
+    }
+}
+
+impl Drop for StraceSession {
+    fn drop(&mut self) {
+        if let Some(c) = self.child.as_mut() {
+            proc_util::kill_and_reap(c);
+        }
+    }
+}
+
+/// Counts, per syscall name, the calls in `strace -f -y` output whose first
+/// argument is an fd on one of `files` (`write(3</abs/path>, ...`). A call
+/// split into `<unfinished ...>` / `<... resumed>` is counted once.
+pub fn count_file_syscalls(output: &str, files: &[String]) -> BTreeMap<String, u64> {
+    let mut counts = BTreeMap::new();
+    for line in output.lines() {
+        // Lines start with the tid under -f.
+        let rest = line
+            .trim_start_matches(|c: char| c.is_ascii_digit())
+            .trim_start();
+        let Some(open) = rest.find('(') else { continue };
+        let name = &rest[..open];
+        if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            continue;
+        }
+        let args = &rest[open + 1..];
+        let Some(lt) = args.find('<') else { continue };
+        if !args[..lt].chars().all(|c| c.is_ascii_digit()) {
+            continue;
+        }
+        let Some(gt) = args[lt..].find('>') else {
+            continue;
+        };
+        let path = &args[lt + 1..lt + gt];
+        if files.iter().any(|f| f == path) {
+            *counts.entry(name.to_string()).or_insert(0) += 1;
+        }
+    }
+    counts
+}
+
+/// Parses an `strace -c` summary table into syscall -> calls.
+pub fn parse_summary(table: &str) -> BTreeMap<String, u64> {
+    let mut out = BTreeMap::new();
+    for line in table.lines() {
+        let cols: Vec<&str> = line.split_whitespace().collect();
+        // % time, seconds, usecs/call, calls, [errors], syscall
+        if cols.len() < 5 || cols[0].parse::<f64>().is_err() {
+            continue;
+        }
+        let name = cols[cols.len() - 1];
+        if name == "total" {
+            continue;
+        }
+        if let Ok(calls) = cols[3].parse::<u64>() {
+            out.insert(name.to_string(), calls);
+        }
+    }
+    out
+}
+
+/// The syscall counts `syscall-workload --iters n` issues in its counted mix.
+pub fn workload_expected(iters: u64) -> BTreeMap<String, u64> {
+    let t = iters / 10;
+    [
+        ("getppid", iters),
+        ("write", iters),
+        ("pwrite64", t),
+        ("fsync", t),
+        ("fdatasync", t),
+        ("sendto", t),
+        ("recvfrom", t),
+        ("socketpair", 1),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect()
+}
