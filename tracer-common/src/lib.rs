@@ -33,11 +33,13 @@ pub const MAX_PATHS: u32 = 8192;
 pub enum FdKind {
     /// The syscall takes no file descriptor.
     None = 0,
-    /// A regular file (or directory) opened by path.
+    /// A file (or directory) opened by path, outside the pseudo file systems /dev, /proc and
+    /// /sys: the files whose writes and flushes are disk I/O.
     File = 1,
     /// A socket (socket, accept, accept4, socketpair).
     Socket = 2,
-    /// A pipe, eventfd, epoll, timerfd, ... anything that is neither a file nor a socket.
+    /// A pipe, eventfd, epoll, timerfd, a device or a /proc or /sys file: anything that is
+    /// neither a disk file nor a socket.
     Other = 3,
     /// An fd the tracer never saw created and could not classify when it attached.
     Unknown = 4,
@@ -132,6 +134,9 @@ pub struct Inflight {
     pub arg: u64,
     /// The fd argument (or the new fd for dup2/dup3), -1 when there is none.
     pub fd: i64,
+    /// For `open*`: the kind the new fd gets (`File`, or `Other` for /dev, /proc, /sys).
+    pub new_kind: u32,
+    pub _pad: u32,
 }
 
 /// A path captured at `open*`, NUL-terminated.
@@ -380,6 +385,11 @@ pub mod sysno {
 /// hashes paths it seeds from /proc with [`path_id`]; both must agree.
 pub const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
 pub const FNV_PRIME: u64 = 0x0000_0100_0000_01b3;
+
+/// True for paths of pseudo file systems (/dev, /proc, /sys), whose I/O is not disk I/O.
+pub fn is_pseudo_path(bytes: &[u8]) -> bool {
+    bytes.starts_with(b"/dev/") || bytes.starts_with(b"/proc/") || bytes.starts_with(b"/sys/")
+}
 
 /// Path id of `bytes` (no NUL), as the kernel side computes it: FNV-1a, never 0.
 pub fn path_id(bytes: &[u8]) -> u64 {

@@ -6,7 +6,7 @@
 
 use aya_ebpf::{helpers::bpf_probe_read_user_str_bytes, programs::TracePointContext};
 use tracer_common::{
-    sysno, Drop, FdInfo, FdKey, FdKind, Inflight, FNV_OFFSET, FNV_PRIME, PATH_LEN,
+    is_pseudo_path, sysno, Drop, FdInfo, FdKey, FdKind, Inflight, FNV_OFFSET, FNV_PRIME, PATH_LEN,
 };
 
 use crate::maps::{count_drop, FDS, PATHS, PATH_SCRATCH};
@@ -43,8 +43,8 @@ fn arg(ctx: &TracePointContext, i: usize) -> u64 {
 #[inline(always)]
 pub fn on_enter(ctx: &TracePointContext, _tgid: u32, nr: u32, entry: &mut Inflight) {
     match nr {
-        sysno::OPEN | sysno::CREAT => entry.arg = capture_path(arg(ctx, 0)),
-        sysno::OPENAT | sysno::OPENAT2 => entry.arg = capture_path(arg(ctx, 1)),
+        sysno::OPEN | sysno::CREAT => capture_path(arg(ctx, 0), entry),
+        sysno::OPENAT | sysno::OPENAT2 => capture_path(arg(ctx, 1), entry),
         sysno::DUP => entry.arg = arg(ctx, 0),
         sysno::DUP2 | sysno::DUP3 => {
             entry.arg = arg(ctx, 0);
@@ -67,7 +67,7 @@ pub fn on_exit(tgid: u32, entry: &Inflight, ret: i64) {
     let nr = entry.nr;
     match nr {
         sysno::OPEN | sysno::CREAT | sysno::OPENAT | sysno::OPENAT2 => {
-            set(tgid, ret, FdKind::File, entry.arg)
+            set(tgid, ret, FdKind::from_u32(entry.new_kind), entry.arg)
         }
         sysno::SOCKET | sysno::ACCEPT | sysno::ACCEPT4 => set(tgid, ret, FdKind::Socket, 0),
         sysno::CLOSE => {
@@ -124,10 +124,16 @@ fn set_pair(tgid: u32, user_ptr: u64, kind: FdKind) {
     }
 }
 
-/// Reads the path at `user_ptr`, stores it in `PATHS` and returns its id: the same value as
-/// `tracer_common::path_id` (FNV-1a of the bytes before the NUL, never 0).
+/// Reads the path at `user_ptr`, stores it in `PATHS`, and sets `entry.arg` to its id (the
+/// same value as `tracer_common::path_id`: FNV-1a of the bytes before the NUL, never 0) and
+/// `entry.new_kind` to what the new fd will be (pseudo file systems are not disk files).
 #[inline(always)]
-fn capture_path(user_ptr: u64) -> u64 {
+fn capture_path(user_ptr: u64, entry: &mut Inflight) {
+    entry.arg = path_id_of(user_ptr, &mut entry.new_kind);
+}
+
+#[inline(always)]
+fn path_id_of(user_ptr: u64, new_kind: &mut u32) -> u64 {
     let Some(buf) = PATH_SCRATCH.get_ptr_mut(0) else {
         return 0;
     };
@@ -138,6 +144,9 @@ fn capture_path(user_ptr: u64) -> u64 {
         Ok(s) => s.len(),
         Err(_) => return 0,
     };
+    if is_pseudo_path(&buf.bytes) {
+        *new_kind = FdKind::Other as u32;
+    }
     let mut hash: u64 = FNV_OFFSET;
     for i in 0..PATH_LEN {
         if i >= len {

@@ -47,6 +47,8 @@ pub fn on_enter(ctx: &TracePointContext) {
         fd_kind: FdKind::None as u32,
         arg: 0,
         fd: -1,
+        new_kind: FdKind::File as u32,
+        _pad: 0,
     };
     if sysno::contains(&sysno::FD_ARG0, nr) {
         let fd = arg(ctx, 0) as i64;

@@ -93,7 +93,7 @@ pub fn open_fds(pid: u32) -> Vec<(u32, OpenFd)> {
         let text = target.to_string_lossy();
         let kind = if text.starts_with("socket:") {
             OpenFd::Socket
-        } else if text.starts_with('/') && !text.starts_with("/dev/") {
+        } else if text.starts_with('/') && !tracer_common::is_pseudo_path(text.as_bytes()) {
             OpenFd::File(target)
         } else {
             // Pipes, anon inodes, and device nodes (ttys, /dev/null): not the files whose I/O

@@ -90,6 +90,22 @@ pub fn run(opts: &RunOptions) -> Result<RunOutcome> {
     if let Some(child) = held.as_mut() {
         child.release()?;
     }
+    // Tests and scripts wait for this line: from here on nothing the targets do is missed.
+    eprintln!(
+        "tracer: tracing {} (Ctrl-C to stop), output in {}",
+        match &opts.target {
+            TargetSpec::Command(argv) => format!("`{}`", argv.join(" ")),
+            _ => format!(
+                "pid {}",
+                existing
+                    .iter()
+                    .map(u32::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        },
+        opts.out_dir.display()
+    );
 
     let stop = loop {
         discover(&mut attached, &mut processes)?;

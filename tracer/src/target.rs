@@ -94,11 +94,33 @@ impl HeldChild {
         }
         // SAFETY: closing our copy of the read end.
         unsafe { libc::close(fds[0]) };
-        Ok(HeldChild {
+        let child = HeldChild {
             pid: pid as u32,
             release_fd: fds[1],
             exit_status: None,
-        })
+        };
+        child.wait_until_parked(fds[0])?;
+        Ok(child)
+    }
+
+    /// Waits until the child is blocked in `read` on the release pipe. Only then may it be
+    /// traced: the syscalls of fork's child side (set_robust_list, close, read) belong to
+    /// tracer, not to the command, and `strace CMD` does not count them either.
+    fn wait_until_parked(&self, pipe_fd: libc::c_int) -> Result<()> {
+        // /proc/PID/syscall: "<nr> <arg0> ..." while blocked in a syscall.
+        let expected = format!("0 {:#x} ", pipe_fd);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let now =
+                std::fs::read_to_string(format!("/proc/{}/syscall", self.pid)).unwrap_or_default();
+            if now.starts_with(&expected) {
+                return Ok(());
+            }
+            if std::time::Instant::now() > deadline {
+                bail!("the command's process {} never got ready to exec", self.pid);
+            }
+            std::thread::sleep(std::time::Duration::from_micros(200));
+        }
     }
 
     /// Lets the child exec.

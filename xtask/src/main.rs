@@ -1,1 +1,81 @@
-fn main() {}
+//! Project automation, run as `cargo xtask <command>` (see .cargo/config.toml).
+//!
+//! - `setup`: installs every prerequisite of the eBPF build and the tests, idempotently.
+//! - `build-ebpf`: builds the eBPF object on its own (building `tracer` does it too).
+//! - `test`: setup, then the whole test suite (what CI runs).
+//! - `demo`: a 3-node fixture cluster under client load, traced for ~15 s.
+//! - `bench`: overhead benchmarks, side by side with strace and bpftrace.
+
+mod bench;
+mod cmd;
+mod demo;
+mod setup;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "xtask")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Install prerequisites (apt packages, nightly rust-src, bpf-linker for LLVM 22).
+    Setup,
+    /// Build the eBPF object (tracer-ebpf) for bpfel-unknown-none.
+    BuildEbpf,
+    /// Build the C++ fixture cluster (fp and nofp variants).
+    BuildFixture,
+    /// Setup, then run every test (needs root: the tests load real eBPF programs).
+    Test {
+        /// Extra arguments for `cargo test`.
+        #[arg(last = true)]
+        args: Vec<String>,
+    },
+    /// Start a 3-node fixture cluster with client load and trace it.
+    Demo {
+        /// How long to trace.
+        #[arg(long, default_value = "15s")]
+        duration: String,
+    },
+    /// Measure tracer's overhead against untraced, bpftrace and strace.
+    Bench {
+        /// Syscalls per run of the syscall-loop benchmark.
+        #[arg(long, default_value_t = 2_000_000)]
+        iters: u64,
+    },
+}
+
+fn main() -> Result<()> {
+    match Cli::parse().command {
+        Command::Setup => setup::run(),
+        Command::BuildEbpf => setup::build_ebpf().map(|p| println!("{}", p.display())),
+        Command::BuildFixture => {
+            for v in [
+                tracer_test_support::Variant::Fp,
+                tracer_test_support::Variant::NoFp,
+            ] {
+                let bins = tracer_test_support::fixture_bins(v)?;
+                println!("{}", bins.node.display());
+            }
+            Ok(())
+        }
+        Command::Test { args } => {
+            setup::run()?;
+            let mut test = vec!["test", "--workspace"];
+            test.extend(args.iter().map(String::as_str));
+            cmd::run("cargo", &test, None)
+        }
+        Command::Demo { duration } => {
+            setup::run()?;
+            demo::run(&duration)
+        }
+        Command::Bench { iters } => {
+            setup::run()?;
+            bench::run(iters)
+        }
+    }
+}

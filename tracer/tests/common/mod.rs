@@ -1,0 +1,96 @@
+//! Helpers shared by tracer's integration tests: running the real `tracer` binary, reading
+//! its session folder, and running `strace -c` on the same workload for ground truth.
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use tracer::model::Snapshot;
+
+pub fn tracer_bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_tracer"))
+}
+
+/// Fails loudly (never skips) when the tests cannot load BPF: they must run as root.
+pub fn require_root() {
+    // SAFETY: geteuid has no preconditions.
+    let euid = unsafe { libc::geteuid() };
+    assert_eq!(
+        euid, 0,
+        "these tests load real eBPF programs and must run as root (CI runs them as root)"
+    );
+}
+
+/// Runs `tracer run <args>` to completion.
+pub fn tracer_run(args: &[&str]) -> Output {
+    let out = Command::new(tracer_bin())
+        .arg("run")
+        .args(args)
+        .output()
+        .expect("start tracer");
+    eprintln!(
+        "tracer run {args:?}: {}\nstdout:\n{}\nstderr:\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+pub fn load_snapshot(dir: &Path) -> Snapshot {
+    tracer::output::session::load_snapshot(dir).expect("snapshot.json readable")
+}
+
+/// Calls per syscall name over every traced process of the session.
+pub fn counts_by_name(s: &Snapshot) -> BTreeMap<String, u64> {
+    let mut m = BTreeMap::new();
+    for r in &s.syscalls {
+        *m.entry(r.name.clone()).or_insert(0) += r.stats.count;
+    }
+    m
+}
+
+/// Calls per syscall name from a `strace -c -o FILE` summary.
+pub fn parse_strace_summary(text: &str) -> BTreeMap<String, u64> {
+    let mut m = BTreeMap::new();
+    for line in text.lines() {
+        let cols: Vec<&str> = line.split_whitespace().collect();
+        // % time, seconds, usecs/call, calls, [errors], syscall
+        if cols.len() < 5 || cols[0].parse::<f64>().is_err() {
+            continue;
+        }
+        let name = *cols.last().unwrap();
+        if name == "total" {
+            continue;
+        }
+        let calls: u64 = cols[3].parse().expect("calls column");
+        *m.entry(name.to_string()).or_insert(0) += calls;
+    }
+    m
+}
+
+/// Runs `argv` under `strace -f -c` and returns its counts per syscall.
+pub fn strace_counts(argv: &[&str]) -> BTreeMap<String, u64> {
+    let dir = tempfile::tempdir().unwrap();
+    let out_file = dir.path().join("strace.txt");
+    let status = Command::new("strace")
+        .args(["-f", "-c", "-o"])
+        .arg(&out_file)
+        .arg("--")
+        .args(argv)
+        .status()
+        .expect("strace installed (cargo xtask setup installs it)");
+    assert!(status.success(), "strace {argv:?} failed: {status}");
+    let text = std::fs::read_to_string(&out_file).unwrap();
+    eprintln!("strace -f -c {argv:?}:\n{text}");
+    parse_strace_summary(&text)
+}
+
+/// A temp dir readable by everyone (for running the tracer as an unprivileged user).
+pub fn world_readable_tempdir() -> tempfile::TempDir {
+    use std::os::unix::fs::PermissionsExt;
+    let d = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(d.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    d
+}
