@@ -65,22 +65,34 @@ impl Drop for StraceSession {
     }
 }
 
+/// Splits an `strace -f` line into (syscall name, argument text); None for
+/// `<... resumed>` continuations, signals and exit notices, so a call split
+/// into `<unfinished ...>` / `<... resumed>` is seen once.
+fn syscall_start(line: &str) -> Option<(&str, &str)> {
+    // Lines start with the tid under -f.
+    let rest = line
+        .trim_start_matches(|c: char| c.is_ascii_digit())
+        .trim_start();
+    let open = rest.find('(')?;
+    let name = &rest[..open];
+    let valid = !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    valid.then(|| (name, &rest[open + 1..]))
+}
+
+/// Counts every syscall start in `strace -f` output, per name.
+pub fn count_syscalls(output: &str) -> BTreeMap<String, u64> {
+    let mut counts = BTreeMap::new();
+    for (name, _) in output.lines().filter_map(syscall_start) {
+        *counts.entry(name.to_string()).or_insert(0) += 1;
+    }
+    counts
+}
+
 /// Counts, per syscall name, the calls in `strace -f -y` output whose first
-/// argument is an fd on one of `files` (`write(3</abs/path>, ...`). A call
-/// split into `<unfinished ...>` / `<... resumed>` is counted once.
+/// argument is an fd on one of `files` (`write(3</abs/path>, ...`).
 pub fn count_file_syscalls(output: &str, files: &[String]) -> BTreeMap<String, u64> {
     let mut counts = BTreeMap::new();
-    for line in output.lines() {
-        // Lines start with the tid under -f.
-        let rest = line
-            .trim_start_matches(|c: char| c.is_ascii_digit())
-            .trim_start();
-        let Some(open) = rest.find('(') else { continue };
-        let name = &rest[..open];
-        if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-            continue;
-        }
-        let args = &rest[open + 1..];
+    for (name, args) in output.lines().filter_map(syscall_start) {
         let Some(lt) = args.find('<') else { continue };
         if !args[..lt].chars().all(|c| c.is_ascii_digit()) {
             continue;

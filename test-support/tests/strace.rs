@@ -6,7 +6,14 @@ use std::time::Duration;
 use tracer_test_support::strace::{self, StraceSession};
 use tracer_test_support::{fixture_bins, ClientOpts, Cluster, ClusterOpts, Fsync, Variant};
 
-const IO_SYSCALLS: &[&str] = &["write", "writev", "fsync", "fdatasync"];
+const TRACED: &[&str] = &[
+    "write",
+    "writev",
+    "fsync",
+    "fdatasync",
+    "sendto",
+    "recvfrom",
+];
 
 fn persister_io_matches_strace(fsync: Fsync, value_bytes: usize) {
     let c = Cluster::start(ClusterOpts {
@@ -21,7 +28,7 @@ fn persister_io_matches_strace(fsync: Fsync, value_bytes: usize) {
         .iter()
         .enumerate()
         .map(|(i, &pid)| {
-            StraceSession::attach(pid, IO_SYSCALLS, &out.path().join(format!("strace{i}"))).unwrap()
+            StraceSession::attach(pid, TRACED, &out.path().join(format!("strace{i}"))).unwrap()
         })
         .collect();
     c.resume().unwrap();
@@ -48,6 +55,10 @@ fn persister_io_matches_strace(fsync: Fsync, value_bytes: usize) {
         assert_eq!(get("writev"), io.writev, "node {}", g.node_id);
         assert_eq!(get("fsync"), io.fsync, "node {}", g.node_id);
         assert_eq!(get("fdatasync"), io.fdatasync, "node {}", g.node_id);
+        // Every sendto/recvfrom of a node is made by the hooked send/recv.
+        let all = strace::count_syscalls(&text);
+        assert_eq!(all.get("sendto").copied().unwrap_or(0), g.net_io.send);
+        assert_eq!(all.get("recvfrom").copied().unwrap_or(0), g.net_io.recv);
         if value_bytes >= 1024 {
             assert!(io.writev > 0, "large records should use writev: {io:?}");
         }
