@@ -26,7 +26,7 @@ pub fn classify(tgid: u32, fd: i64) -> (FdKind, u64) {
         tgid,
         fd: fd as u32,
     };
-    match FDS.get_ptr(&key) {
+    match FDS.get_ptr(key) {
         // SAFETY: plain read of a map value.
         Some(info) => unsafe { (FdKind::from_u32((*info).kind), (*info).path_id) },
         None => (FdKind::Unknown, 0),
@@ -158,6 +158,8 @@ fn path_id_of(user_ptr: u64, new_kind: &mut u32) -> u64 {
     if hash == 0 {
         hash = 1;
     }
+    // Passed by reference on purpose: a copy would put 256 bytes on the 512-byte BPF stack.
+    #[allow(clippy::needless_borrows_for_generic_args)]
     if let Err(e) = PATHS.insert(hash, &*buf, BPF_NOEXIST) {
         if e != EEXIST {
             count_drop(Drop::PathMapFull);

@@ -29,7 +29,7 @@ fn arg(ctx: &TracePointContext, i: usize) -> u64 {
 pub fn on_enter(ctx: &TracePointContext) {
     let pid_tgid = bpf_get_current_pid_tgid();
     let tgid = (pid_tgid >> 32) as u32;
-    if TARGETS.get_ptr(&tgid).is_none() {
+    if TARGETS.get_ptr(tgid).is_none() {
         return;
     }
     let tid = pid_tgid as u32;

@@ -13,7 +13,7 @@ const BPF_NOEXIST: u64 = 1;
 /// `task:task_newtask` runs in the parent: `pid` at offset 8, `clone_flags` at offset 32.
 pub fn on_newtask(ctx: &TracePointContext) {
     let parent = (bpf_get_current_pid_tgid() >> 32) as u32;
-    let Some(info) = TARGETS.get_ptr(&parent) else {
+    let Some(info) = TARGETS.get_ptr(parent) else {
         return;
     };
     // SAFETY: plain read of a map value.

@@ -29,7 +29,9 @@ enum Command {
     BuildEbpf,
     /// Build the C++ fixture cluster (fp and nofp variants).
     BuildFixture,
-    /// Setup, then run every test (needs root: the tests load real eBPF programs).
+    /// rustfmt and clippy (host crates, and the eBPF crate for its BPF target).
+    Lint,
+    /// Setup, lint, then run every test (needs root: the tests load real eBPF programs).
     Test {
         /// Extra arguments for `cargo test`.
         #[arg(last = true)]
@@ -49,6 +51,45 @@ enum Command {
     },
 }
 
+fn lint() -> Result<()> {
+    let root = cmd::workspace_root();
+    cmd::run("cargo", &["fmt", "--all", "--", "--check"], Some(root))?;
+    cmd::run(
+        "cargo",
+        &[
+            "clippy",
+            "--quiet",
+            "--workspace",
+            "--exclude",
+            "tracer-ebpf",
+            "--all-targets",
+            "--",
+            "-D",
+            "warnings",
+        ],
+        Some(root),
+    )?;
+    cmd::run(
+        "cargo",
+        &[
+            "+nightly",
+            "clippy",
+            "--quiet",
+            "-Z",
+            "build-std=core",
+            "--target",
+            "bpfel-unknown-none",
+            "--release",
+            "--",
+            "-D",
+            "warnings",
+        ],
+        Some(&root.join("tracer-ebpf")),
+    )?;
+    println!("lint: rustfmt and clippy clean");
+    Ok(())
+}
+
 fn main() -> Result<()> {
     match Cli::parse().command {
         Command::Setup => setup::run(),
@@ -63,9 +104,12 @@ fn main() -> Result<()> {
             }
             Ok(())
         }
+        Command::Lint => lint(),
         Command::Test { args } => {
             setup::run()?;
-            let mut test = vec!["test", "--workspace"];
+            lint()?;
+            // Default members: tracer-ebpf only builds for the BPF target (tracer/build.rs).
+            let mut test = vec!["test"];
             test.extend(args.iter().map(String::as_str));
             cmd::run("cargo", &test, None)
         }

@@ -30,11 +30,7 @@ fn classic_line(out: &mut String, s: &Stats, total_ns: u64, name: &str) {
     } else {
         100.0 * s.total_ns as f64 / total_ns as f64
     };
-    let usecs = if s.count == 0 {
-        0
-    } else {
-        s.total_ns / s.count / 1000
-    };
+    let usecs = s.total_ns.checked_div(s.count).unwrap_or(0) / 1000;
     let errors = if s.errors == 0 {
         String::new()
     } else {
