@@ -189,3 +189,29 @@ fn report_rerenders_without_bpf() {
     let after: Vec<_> = std::fs::read_dir(&table).unwrap().flatten().collect();
     assert_eq!(before.len(), after.len());
 }
+
+#[test]
+fn tracefs_unmounted_is_mounted_by_tracer() {
+    require_root();
+    // In a private mount namespace, unmount tracefs (the host keeps its mount), then run.
+    let dir = tempfile::tempdir().unwrap();
+    let script = format!(
+        "umount /sys/kernel/debug/tracing 2>/dev/null; umount /sys/kernel/tracing 2>/dev/null; \
+         if grep -q ' tracefs ' /proc/self/mounts; then echo still-mounted; exit 3; fi; \
+         {} run -o {} -- /bin/true && grep -q ' tracefs ' /proc/self/mounts",
+        tracer_bin().display(),
+        dir.path().display()
+    );
+    let out = Command::new("unshare")
+        .args(["--mount", "--propagation", "private", "sh", "-c", &script])
+        .output()
+        .unwrap();
+    eprintln!("{}", stderr_of(&out));
+    assert!(
+        out.status.success(),
+        "tracer must mount tracefs itself: {:?} {}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(counts_by_name(&load_snapshot(dir.path())).contains_key("execve"));
+}
