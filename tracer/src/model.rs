@@ -23,6 +23,9 @@ pub struct Snapshot {
     pub files: Vec<FileRecord>,
     /// What the kernel side could not record, by reason (see `tracer_common::Drop`).
     pub drops: BTreeMap<String, u64>,
+    /// On-CPU stack samples (None when sampling was off).
+    #[serde(default)]
+    pub profile: Option<CpuProfile>,
     /// Things the user must know about this run (processes that exited, unknown fds, ...).
     pub notes: Vec<String>,
 }
@@ -163,6 +166,39 @@ pub struct FileRecord {
     pub syscall: String,
     pub stats: Stats,
 }
+
+/// On-CPU stack samples of the run, symbolised.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct CpuProfile {
+    /// Sampling frequency per CPU (perf's `-F`).
+    pub freq_hz: u64,
+    /// Samples taken in traced processes (including those whose stack was lost).
+    pub samples: u64,
+    /// Distinct stacks with their sample counts.
+    pub stacks: Vec<StackRecord>,
+}
+
+/// One distinct stack of one thread and how many samples hit it.
+///
+/// `frames` run from the outermost caller (root) to the sampled function (leaf), as in
+/// FlameGraph's folded format. User frames are demangled C++ names (`Raft::applier()`);
+/// kernel frames carry the suffix `_[k]` like perf's stackcollapse; frames that could not be
+/// symbolised are `[unknown]` or `[module+0xoffset]`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StackRecord {
+    pub pid: u32,
+    pub tid: u32,
+    /// The thread's name (comm) when it was sampled, e.g. `applier`, `hb-send`.
+    pub thread: String,
+    pub frames: Vec<String>,
+    pub count: u64,
+    /// The user stack does not reach a thread entry (`_start`, `clone3`, `start_thread`...):
+    /// the unwinder stopped early, typically in code built without frame pointers.
+    pub user_truncated: bool,
+}
+
+/// Suffix of kernel frames in `StackRecord::frames`.
+pub const KERNEL_SUFFIX: &str = "_[k]";
 
 /// Name of syscall `nr` on this architecture (`syscall_N` when unknown).
 pub fn syscall_name(nr: u32) -> String {

@@ -280,6 +280,7 @@ pub fn build_snapshot(
         syscalls,
         files,
         drops: kernel.drops,
+        profile: None,
         notes,
     }
 }
