@@ -146,6 +146,30 @@ pub struct PathBuf {
     pub bytes: [u8; PATH_LEN],
 }
 
+/// Buckets of the stack-trace map. A bucket collision between two different stacks loses the
+/// newer one (counted as `Drop::StackCollision`): with n distinct stacks about n^2/(2 x
+/// MAX_STACKS) collide, e.g. ~0.5% of 2,000 distinct stacks.
+pub const MAX_STACKS: u32 = 65536;
+/// Frames kept per stack (user and kernel stacks are stored separately).
+pub const STACK_DEPTH: u32 = 64;
+/// Distinct (process, thread name, user stack, kernel stack) sample keys.
+pub const MAX_SAMPLE_KEYS: u32 = 32768;
+
+/// Key of `SAMPLES`: one distinct on-CPU stack of one thread name of one process. Threads are
+/// keyed by name, not id, so a leader that creates thousands of short-lived `hb-send` threads
+/// a second still has one key per distinct stack.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct SampleKey {
+    pub tgid: u32,
+    /// Id in the stack-trace map, or negative when there is none (see `Drop`).
+    pub user_stack: i32,
+    pub kernel_stack: i32,
+    pub _pad: u32,
+    /// The thread's name (`comm`) when sampled.
+    pub comm: [u8; 16],
+}
+
 /// Reasons the kernel side could not record something, indexes into the `DROPS` array.
 /// Every one of them is shown to the user.
 #[repr(u32)]
@@ -163,10 +187,17 @@ pub enum Drop {
     FileMapFull = 4,
     /// `TARGETS` was full: a forked child of a traced process is not traced.
     TargetMapFull = 5,
+    /// `SAMPLES` was full: a CPU sample went uncounted.
+    SampleMapFull = 6,
+    /// A stack could not be stored because a different stack occupied its bucket in the
+    /// stack-trace map; the sample is counted without that stack.
+    StackCollision = 7,
+    /// The kernel could not walk a stack for another reason (the sample is counted without it).
+    StackFailed = 8,
 }
 
 /// Number of [`Drop`] reasons (length of the `DROPS` array).
-pub const DROP_REASONS: u32 = 6;
+pub const DROP_REASONS: u32 = 9;
 
 /// Names of [`Drop`] reasons, indexed by their value, as shown in reports.
 pub const DROP_NAMES: [&str; DROP_REASONS as usize] = [
@@ -176,6 +207,9 @@ pub const DROP_NAMES: [&str; DROP_REASONS as usize] = [
     "path_map_full",
     "file_map_full",
     "target_map_full",
+    "sample_map_full",
+    "stack_collision",
+    "stack_failed",
 ];
 
 /// Value of `TARGETS`: why this process is traced.
@@ -200,6 +234,7 @@ mod pod {
     unsafe impl aya::Pod for Inflight {}
     unsafe impl aya::Pod for PathBuf {}
     unsafe impl aya::Pod for TargetInfo {}
+    unsafe impl aya::Pod for SampleKey {}
 }
 
 /// x86-64 syscall numbers the kernel side treats specially, and per-syscall properties as

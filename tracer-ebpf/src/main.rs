@@ -7,10 +7,14 @@
 mod fds;
 mod hist;
 mod maps;
+mod sampling;
 mod syscalls;
 mod targets;
 
-use aya_ebpf::{macros::tracepoint, programs::TracePointContext};
+use aya_ebpf::{
+    macros::{perf_event, tracepoint},
+    programs::{PerfEventContext, TracePointContext},
+};
 
 /// `raw_syscalls:sys_enter`: every syscall of every process enters here; non-targets leave
 /// after one hash lookup.
@@ -38,6 +42,13 @@ pub fn task_newtask(ctx: TracePointContext) -> u32 {
 #[tracepoint]
 pub fn sched_process_exit(ctx: TracePointContext) -> u32 {
     targets::on_exit(&ctx);
+    0
+}
+
+/// CPU-clock perf event, one per CPU: an on-CPU stack sample.
+#[perf_event]
+pub fn cpu_sample(ctx: PerfEventContext) -> u32 {
+    sampling::on_sample(&ctx);
     0
 }
 

@@ -3,7 +3,8 @@
 
 use anyhow::{anyhow, Context, Result};
 use aya::maps::HashMap as BpfHashMap;
-use aya::programs::TracePoint;
+use aya::programs::perf_event::{PerfEventConfig, PerfEventScope, SamplePolicy, SoftwareEvent};
+use aya::programs::{PerfEvent, TracePoint};
 use aya::Ebpf;
 use tracer_common::{path_id, FdInfo, FdKey, FdKind, PathBuf as BpfPath, TargetInfo, PATH_LEN};
 
@@ -50,6 +51,36 @@ impl Attached {
         Ok(Attached { ebpf })
     }
 
+    /// Starts CPU-clock sampling at `freq_hz` on every online CPU (perf's `-F`); the program
+    /// keeps only samples of traced processes.
+    pub fn start_sampling(&mut self, freq_hz: u64) -> Result<()> {
+        let cpus =
+            aya::util::online_cpus().map_err(|(path, err)| anyhow!("reading {path}: {err}"))?;
+        let program: &mut PerfEvent = self
+            .ebpf
+            .program_mut("cpu_sample")
+            .ok_or_else(|| anyhow!("eBPF object has no program cpu_sample"))?
+            .try_into()?;
+        program
+            .load()
+            .context("the kernel's verifier rejected program cpu_sample")?;
+        for cpu in cpus {
+            program
+                .attach(
+                    PerfEventConfig::Software(SoftwareEvent::CpuClock),
+                    PerfEventScope::AllProcessesOneCpu { cpu },
+                    SamplePolicy::Frequency(freq_hz),
+                    false,
+                )
+                .with_context(|| {
+                    format!(
+                        "opening a {freq_hz} Hz cpu-clock perf event on CPU {cpu} failed                          (is kernel.perf_event_max_sample_rate lower?)"
+                    )
+                })?;
+        }
+        Ok(())
+    }
+
     /// Starts tracing `pid`. With `follow_children`, processes it forks are traced too.
     /// Seeds the fd table from /proc so fds opened before we attached are classified.
     pub fn add_target(&mut self, pid: u32, root_pid: u32, follow_children: bool) -> Result<()> {
@@ -70,6 +101,14 @@ impl Attached {
         let mut targets: BpfHashMap<_, u32, TargetInfo> =
             BpfHashMap::try_from(self.map_mut("TARGETS")?)?;
         let _ = targets.remove(&pid);
+        Ok(())
+    }
+
+    /// Stops tracing every process (the programs stay attached but record nothing more).
+    pub fn clear_targets(&mut self) -> Result<()> {
+        for (pid, _) in self.targets()? {
+            self.remove_target(pid)?;
+        }
         Ok(())
     }
 

@@ -46,6 +46,14 @@ pub struct RunArgs {
     /// Do not trace processes forked by the targets (always followed for `-- CMD`).
     #[arg(long)]
     pub no_follow: bool,
+    /// On-CPU stack samples per second per CPU, like `perf record -F` (99 default, 999 is the
+    /// original script's rate).
+    #[arg(short = 'F', long = "freq", value_name = "HZ", default_value_t = 99,
+          value_parser = clap::value_parser!(u64).range(1..=100_000))]
+    pub freq: u64,
+    /// No stack sampling: syscall tables only.
+    #[arg(long)]
+    pub no_sample: bool,
     /// Command to start and trace from exec to exit, with its children (like `strace -f CMD`).
     #[arg(last = true, value_name = "CMD")]
     pub command: Vec<String>,
@@ -103,6 +111,7 @@ fn run_command(args: RunArgs) -> anyhow::Result<()> {
         duration: args.duration,
         out_dir,
         follow_children: !args.no_follow,
+        sample_freq: (!args.no_sample).then_some(args.freq),
         invocation: std::env::args().collect(),
     };
     let outcome = run::run(&opts)?;

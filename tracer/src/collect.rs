@@ -1,10 +1,10 @@
 //! Draining the kernel maps into plain values ([`KernelData`]), summing the per-CPU slots.
 
 use anyhow::Result;
-use aya::maps::{HashMap as BpfHashMap, PerCpuArray, PerCpuHashMap};
+use aya::maps::{HashMap as BpfHashMap, PerCpuArray, PerCpuHashMap, StackTraceMap};
 use std::collections::{BTreeMap, HashMap};
 use tracer_common::{
-    FileKey, PathBuf as BpfPath, SyscallKey, SyscallStats, DROP_NAMES, DROP_REASONS,
+    FileKey, PathBuf as BpfPath, SampleKey, SyscallKey, SyscallStats, DROP_NAMES, DROP_REASONS,
 };
 
 use crate::attach::Attached;
@@ -20,6 +20,20 @@ pub struct KernelData {
     /// path id -> path as opened
     pub paths: HashMap<u64, String>,
     pub drops: BTreeMap<String, u64>,
+    /// Samples taken in traced processes (recorded or not).
+    pub samples_taken: u64,
+    pub samples: Vec<RawSample>,
+}
+
+/// One distinct sampled stack, as instruction pointers (leaf first).
+#[derive(Debug, Clone)]
+pub struct RawSample {
+    pub tgid: u32,
+    pub thread: String,
+    /// None: no user stack (or it was lost, which `drops` counts).
+    pub user_ips: Option<Vec<u64>>,
+    pub kernel_ips: Option<Vec<u64>>,
+    pub count: u64,
 }
 
 fn sum_per_cpu<'a>(values: impl Iterator<Item = &'a SyscallStats>) -> Stats {
@@ -83,5 +97,42 @@ pub fn read(attached: &Attached) -> Result<KernelData> {
         data.drops
             .insert(DROP_NAMES[reason as usize].to_string(), total);
     }
+    read_samples(attached, &mut data)?;
     Ok(data)
+}
+
+/// Reads the sample counts and the stacks they refer to.
+fn read_samples(attached: &Attached, data: &mut KernelData) -> Result<()> {
+    let taken: PerCpuArray<_, u64> = PerCpuArray::try_from(attached.map("SAMPLE_COUNT")?)?;
+    data.samples_taken = taken.get(&0, 0)?.iter().sum();
+    let samples: PerCpuHashMap<_, SampleKey, u64> =
+        PerCpuHashMap::try_from(attached.map("SAMPLES")?)?;
+    let stacks = StackTraceMap::try_from(attached.map("STACKS")?)?;
+    let mut stack_cache: HashMap<i32, Option<Vec<u64>>> = HashMap::new();
+    let mut stack = |id: i32| -> Option<Vec<u64>> {
+        if id < 0 {
+            return None;
+        }
+        stack_cache
+            .entry(id)
+            .or_insert_with(|| {
+                stacks
+                    .get(&(id as u32), 0)
+                    .ok()
+                    .map(|st| st.frames().iter().map(|f| f.ip).collect())
+            })
+            .clone()
+    };
+    for item in samples.iter() {
+        let (key, counts) = item?;
+        let end = key.comm.iter().position(|&b| b == 0).unwrap_or(16);
+        data.samples.push(RawSample {
+            tgid: key.tgid,
+            thread: String::from_utf8_lossy(&key.comm[..end]).into_owned(),
+            user_ips: stack(key.user_stack),
+            kernel_ips: stack(key.kernel_stack),
+            count: counts.iter().sum(),
+        });
+    }
+    Ok(())
 }

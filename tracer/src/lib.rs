@@ -17,4 +17,5 @@ pub mod preflight;
 pub mod procfs;
 pub mod report;
 pub mod run;
+pub mod symbolize;
 pub mod target;

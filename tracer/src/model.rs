@@ -192,8 +192,11 @@ pub struct StackRecord {
     pub thread: String,
     pub frames: Vec<String>,
     pub count: u64,
-    /// The user stack does not reach a thread entry (`_start`, `clone3`, `start_thread`...):
-    /// the unwinder stopped early, typically in code built without frame pointers.
+    /// The user stack walk ended inside the traced executable's own code (or at an address
+    /// outside any mapping) instead of at a thread entry or in a shared library: the
+    /// executable's frame-pointer chain is broken (built with -fomit-frame-pointer), so frames
+    /// are missing. Stacks that end in libc/libstdc++ (Debian builds them without frame
+    /// pointers) are not truncated: the program's own frames are all there.
     pub user_truncated: bool,
 }
 

@@ -9,13 +9,15 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::attach::Attached;
-use crate::collect::{self, KernelData};
+use crate::collect::{self, KernelData, RawSample};
 use crate::model::{
-    syscall_name, FileRecord, ProcessInfo, Snapshot, SyscallRecord, SNAPSHOT_SCHEMA_VERSION,
+    syscall_name, CpuProfile, FileRecord, ProcessInfo, Snapshot, StackRecord, SyscallRecord,
+    SNAPSHOT_SCHEMA_VERSION,
 };
 use crate::output::session;
 use crate::preflight;
 use crate::procfs;
+use crate::symbolize::{self, StackSymbolizer};
 use crate::target::{self, HeldChild, TargetSpec};
 
 /// Everything `tracer run` was asked to do.
@@ -28,6 +30,8 @@ pub struct RunOptions {
     pub out_dir: PathBuf,
     /// Trace processes forked by the targets too (always on for `-- CMD`).
     pub follow_children: bool,
+    /// On-CPU stack sampling frequency per CPU (perf's `-F`); None: no sampling.
+    pub sample_freq: Option<u64>,
     /// How `tracer` was invoked, recorded in the report.
     pub invocation: Vec<String>,
 }
@@ -52,6 +56,8 @@ pub struct RunOutcome {
 
 /// How often the watcher looks for new and exited processes.
 const POLL: Duration = Duration::from_millis(50);
+/// How often cached memory maps of live processes are refreshed for symbolisation.
+const MAP_REFRESH: Duration = Duration::from_secs(2);
 
 /// Runs a whole tracing session and writes its folder.
 pub fn run(opts: &RunOptions) -> Result<RunOutcome> {
@@ -68,6 +74,7 @@ pub fn run(opts: &RunOptions) -> Result<RunOutcome> {
     }
 
     let mut attached = Attached::load()?;
+    let symbolizer = StackSymbolizer::new();
     let mut held = None;
     let follow = opts.follow_children || matches!(opts.target, TargetSpec::Command(_));
     match &opts.target {
@@ -81,6 +88,10 @@ pub fn run(opts: &RunOptions) -> Result<RunOutcome> {
                 attached.add_target(pid, pid, follow)?;
             }
         }
+    }
+
+    if let Some(freq) = opts.sample_freq {
+        attached.start_sampling(freq)?;
     }
 
     let started_at = chrono::Local::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, false);
@@ -107,8 +118,16 @@ pub fn run(opts: &RunOptions) -> Result<RunOutcome> {
         opts.out_dir.display()
     );
 
+    let mut last_map_refresh = Instant::now();
     let stop = loop {
-        discover(&mut attached, &mut processes)?;
+        discover(&mut attached, &mut processes, &symbolizer)?;
+        // Processes may map libraries late (dlopen): refresh the cached maps now and then.
+        if last_map_refresh.elapsed() >= MAP_REFRESH {
+            for p in processes.values().filter(|p| p.exited_at_s.is_none()) {
+                symbolizer.remember_process(p.pid);
+            }
+            last_map_refresh = Instant::now();
+        }
         let elapsed = start.elapsed();
         for p in processes.values_mut().filter(|p| p.exited_at_s.is_none()) {
             let reaped = held
@@ -137,6 +156,8 @@ pub fn run(opts: &RunOptions) -> Result<RunOutcome> {
         std::thread::sleep(POLL);
     };
     let duration_s = start.elapsed().as_secs_f64();
+    // Stop recording before reading, so the counters read agree with each other.
+    attached.clear_targets()?;
     let kernel = collect::read(&attached)?;
     drop(attached); // detach before writing files: the target should run untraced again.
 
@@ -162,7 +183,11 @@ pub fn run(opts: &RunOptions) -> Result<RunOutcome> {
         notes.push(format!("the traced command exited with status {status}"));
     }
 
-    let snapshot = build_snapshot(
+    let mut symbolizer = symbolizer;
+    let profile = opts
+        .sample_freq
+        .map(|freq| build_profile(&kernel.samples, kernel.samples_taken, freq, &mut symbolizer));
+    let mut snapshot = build_snapshot(
         kernel,
         processes.into_values().collect(),
         notes,
@@ -170,6 +195,7 @@ pub fn run(opts: &RunOptions) -> Result<RunOutcome> {
         duration_s,
         opts.invocation.clone(),
     );
+    snapshot.profile = profile;
     session::save_snapshot(&snapshot, &opts.out_dir)?;
     session::render(&snapshot, &opts.out_dir)?;
     Ok(RunOutcome {
@@ -182,12 +208,17 @@ pub fn run(opts: &RunOptions) -> Result<RunOutcome> {
 
 /// Adds processes the kernel started tracing (forked children) to `processes`, naming them and
 /// classifying the fds they inherited.
-fn discover(attached: &mut Attached, processes: &mut BTreeMap<u32, ProcessInfo>) -> Result<()> {
+fn discover(
+    attached: &mut Attached,
+    processes: &mut BTreeMap<u32, ProcessInfo>,
+    symbolizer: &StackSymbolizer,
+) -> Result<()> {
     for (pid, info) in attached.targets()? {
         if processes.contains_key(&pid) {
             continue;
         }
         attached.seed_fds(pid)?;
+        symbolizer.remember_process(pid);
         processes.insert(
             pid,
             ProcessInfo {
@@ -209,6 +240,60 @@ fn discover(attached: &mut Attached, processes: &mut BTreeMap<u32, ProcessInfo>)
         }
     }
     Ok(())
+}
+
+/// Symbolises the sampled stacks into a [`CpuProfile`] (frames root first, kernel on top).
+pub fn build_profile(
+    samples: &[RawSample],
+    samples_taken: u64,
+    freq_hz: u64,
+    symbolizer: &mut StackSymbolizer,
+) -> CpuProfile {
+    let mut stacks: Vec<StackRecord> = Vec::with_capacity(samples.len());
+    let mut index: std::collections::HashMap<(u32, String, Vec<String>), usize> =
+        std::collections::HashMap::new();
+    for s in samples {
+        let mut frames = Vec::new();
+        let user_truncated = match &s.user_ips {
+            Some(ips) => {
+                let mut user = symbolizer.user_frames(s.tgid, ips);
+                user.reverse();
+                frames.extend(user);
+                symbolizer.walk_end(s.tgid, ips) == symbolize::WalkEnd::Truncated
+            }
+            None => true,
+        };
+        if let Some(ips) = &s.kernel_ips {
+            let mut kernel = symbolizer.kernel_frames(ips);
+            kernel.reverse();
+            frames.extend(kernel);
+        }
+        if frames.is_empty() {
+            frames.push(symbolize::UNKNOWN.to_string());
+        }
+        // Different addresses can resolve to the same names: merge those stacks.
+        let key = (s.tgid, s.thread.clone(), frames);
+        match index.get(&key) {
+            Some(&i) => stacks[i].count += s.count,
+            None => {
+                index.insert(key.clone(), stacks.len());
+                stacks.push(StackRecord {
+                    pid: s.tgid,
+                    tid: 0,
+                    thread: key.1,
+                    frames: key.2,
+                    count: s.count,
+                    user_truncated,
+                });
+            }
+        }
+    }
+    stacks.sort_by(|a, b| b.count.cmp(&a.count).then(a.frames.cmp(&b.frames)));
+    CpuProfile {
+        freq_hz,
+        samples: samples_taken,
+        stacks,
+    }
 }
 
 /// Joins kernel aggregates with what user space knows about the processes.

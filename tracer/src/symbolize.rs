@@ -1,0 +1,276 @@
+//! Turning sampled instruction pointers into demangled function names with blazesym.
+//!
+//! User addresses are resolved per process. Their memory maps are cached when the process is
+//! first seen (and refreshed while it lives), so stacks of processes that exit during the run
+//! still resolve at the end. Kernel addresses resolve through /proc/kallsyms.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use blazesym::symbolize::{cache, source, Input, Symbolized, Symbolizer};
+use blazesym::{MaybeDefault, Pid};
+
+use crate::model::KERNEL_SUFFIX;
+
+/// Frame name for an address nothing could be known about.
+pub const UNKNOWN: &str = "[unknown]";
+
+/// Function names that start a thread or process: a user stack that ends in one of these was
+/// walked completely.
+const THREAD_ENTRIES: &[&str] = &[
+    "_start",
+    "clone3",
+    "__clone3",
+    "clone",
+    "__clone",
+    "start_thread",
+];
+
+/// An executable mapping of a process, for naming addresses no symbol covers.
+#[derive(Clone, Debug)]
+struct Mapping {
+    start: u64,
+    end: u64,
+    path: PathBuf,
+}
+
+/// What a process looked like: its executable and its executable mappings.
+#[derive(Clone, Debug, Default)]
+struct ProcessLayout {
+    exe: Option<PathBuf>,
+    mappings: Vec<Mapping>,
+}
+
+/// Where the outermost frame of a user stack lies, i.e. why the stack walk ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WalkEnd {
+    /// At a thread or process entry (`_start`, `clone3`, `start_thread`): the stack is whole.
+    ThreadEntry,
+    /// In a shared library (libc, libstdc++...) built without frame pointers: everything from
+    /// the traced program's own code is there, the library's callers are not.
+    Library,
+    /// Inside the traced executable, or at an address outside any mapping: the executable's
+    /// frame chain is broken (built without frame pointers), frames are missing.
+    Truncated,
+}
+
+pub struct StackSymbolizer {
+    symbolizer: Symbolizer,
+    layouts: RefCell<HashMap<u32, ProcessLayout>>,
+    /// (pid, address) -> name; most addresses recur in many stacks.
+    user_cache: HashMap<(u32, u64), String>,
+    kernel_cache: HashMap<u64, String>,
+}
+
+impl Default for StackSymbolizer {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl StackSymbolizer {
+    pub fn new() -> Self {
+        StackSymbolizer {
+            // Demangling on: users name `Persister::readRaftState`, not `_ZN9Persister...`.
+            symbolizer: Symbolizer::builder()
+                .enable_demangling(true)
+                .enable_code_info(false)
+                .enable_inlined_fns(false)
+                .build(),
+            layouts: RefCell::new(HashMap::new()),
+            user_cache: HashMap::new(),
+            kernel_cache: HashMap::new(),
+        }
+    }
+
+    /// Remembers `pid`'s memory maps so its addresses resolve even after it exits. Call it when
+    /// a process is first seen and again now and then (it may load libraries later).
+    pub fn remember_process(&self, pid: u32) {
+        let mut c = cache::Process::new(Pid::from(pid));
+        c.cache_vmas = true;
+        // Best effort: a process that is already gone simply stays unresolvable.
+        let _ = self.symbolizer.cache(&cache::Cache::Process(c));
+        if let Some(layout) = read_layout(pid) {
+            self.layouts.borrow_mut().insert(pid, layout);
+        }
+    }
+
+    /// The mapping containing `addr` in `pid`, and whether it is the main executable.
+    fn module_of(&self, pid: u32, addr: u64) -> Option<(PathBuf, bool)> {
+        let layouts = self.layouts.borrow();
+        let layout = layouts.get(&pid)?;
+        let m = layout
+            .mappings
+            .iter()
+            .find(|m| m.start <= addr && addr < m.end)?;
+        Some((m.path.clone(), layout.exe.as_ref() == Some(&m.path)))
+    }
+
+    /// Why the walk of a leaf-first user stack of `pid` ended.
+    pub fn walk_end(&mut self, pid: u32, ips: &[u64]) -> WalkEnd {
+        let names = self.user_frames(pid, ips);
+        let (Some(root_name), Some(&root_ip)) = (names.last(), ips.last()) else {
+            return WalkEnd::Truncated;
+        };
+        if THREAD_ENTRIES.contains(&root_name.as_str()) {
+            return WalkEnd::ThreadEntry;
+        }
+        let addr = if ips.len() > 1 {
+            root_ip.saturating_sub(1)
+        } else {
+            root_ip
+        };
+        match self.module_of(pid, addr) {
+            Some((_, false)) => WalkEnd::Library,
+            _ => WalkEnd::Truncated,
+        }
+    }
+
+    /// Names of a user stack of `pid`, leaf first (as the kernel records them).
+    pub fn user_frames(&mut self, pid: u32, ips: &[u64]) -> Vec<String> {
+        let missing: Vec<u64> = lookup_addrs(ips)
+            .filter(|a| !self.user_cache.contains_key(&(pid, *a)))
+            .collect();
+        if !missing.is_empty() {
+            let mut src = source::Process::new(Pid::from(pid));
+            // Cached VMAs + symbolic paths keep working after the process exited.
+            src.map_files = false;
+            src.debug_syms = false;
+            src.perf_map = false;
+            let syms = self
+                .symbolizer
+                .symbolize(&source::Source::Process(src), Input::AbsAddr(&missing))
+                .unwrap_or_default();
+            for (i, a) in missing.into_iter().enumerate() {
+                let name = match syms.get(i) {
+                    Some(Symbolized::Sym(sym)) => sym.name.to_string(),
+                    // No symbol: name the library like perf does (`[libstdc++.so.6.0.30]`).
+                    _ => match self.module_of(pid, a) {
+                        Some((path, _)) => format!(
+                            "[{}]",
+                            path.file_name().unwrap_or_default().to_string_lossy()
+                        ),
+                        None => UNKNOWN.to_string(),
+                    },
+                };
+                self.user_cache.insert((pid, a), name);
+            }
+        }
+        lookup_addrs(ips)
+            .map(|a| self.user_cache[&(pid, a)].clone())
+            .collect()
+    }
+
+    /// Names of a kernel stack, leaf first, each with the `_[k]` suffix.
+    pub fn kernel_frames(&mut self, ips: &[u64]) -> Vec<String> {
+        let missing: Vec<u64> = lookup_addrs(ips)
+            .filter(|a| !self.kernel_cache.contains_key(a))
+            .collect();
+        if !missing.is_empty() {
+            let src = source::Kernel {
+                vmlinux: MaybeDefault::None,
+                debug_syms: false,
+                ..Default::default()
+            };
+            let names = self
+                .symbolizer
+                .symbolize(&source::Source::Kernel(src), Input::AbsAddr(&missing))
+                .map(|syms| syms.iter().map(name_of).collect::<Vec<_>>())
+                .unwrap_or_else(|_| vec![UNKNOWN.to_string(); missing.len()]);
+            for (a, n) in missing.into_iter().zip(names) {
+                self.kernel_cache.insert(a, n);
+            }
+        }
+        lookup_addrs(ips)
+            .map(|a| format!("{}{KERNEL_SUFFIX}", self.kernel_cache[&a]))
+            .collect()
+    }
+}
+
+/// Addresses to look up for a leaf-first stack: the leaf as sampled; every caller frame holds
+/// a return address, which may already belong to the next function, so look up `addr - 1`
+/// (what perf does).
+fn lookup_addrs(ips: &[u64]) -> impl Iterator<Item = u64> + '_ {
+    ips.iter()
+        .enumerate()
+        .map(|(i, &a)| if i == 0 { a } else { a.saturating_sub(1) })
+}
+
+fn name_of(s: &Symbolized) -> String {
+    match s {
+        Symbolized::Sym(sym) => sym.name.to_string(),
+        Symbolized::Unknown(_) => UNKNOWN.to_string(),
+    }
+}
+
+/// Reads the executable and the executable mappings of `pid` from /proc.
+fn read_layout(pid: u32) -> Option<ProcessLayout> {
+    let maps = std::fs::read_to_string(format!("/proc/{pid}/maps")).ok()?;
+    let exe = std::fs::read_link(format!("/proc/{pid}/exe")).ok();
+    let mut mappings = Vec::new();
+    for line in maps.lines() {
+        // start-end perms offset dev inode path
+        let mut cols = line.split_whitespace();
+        let (Some(range), Some(perms)) = (cols.next(), cols.next()) else {
+            continue;
+        };
+        let path = cols.nth(3).unwrap_or("");
+        if !perms.contains('x') || !path.starts_with('/') {
+            continue;
+        }
+        let Some((a, b)) = range.split_once('-') else {
+            continue;
+        };
+        let (Ok(start), Ok(end)) = (u64::from_str_radix(a, 16), u64::from_str_radix(b, 16)) else {
+            continue;
+        };
+        mappings.push(Mapping {
+            start,
+            end,
+            path: PathBuf::from(path),
+        });
+    }
+    Some(ProcessLayout { exe, mappings })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A function of this test binary, never inlined, whose address we symbolise.
+    #[inline(never)]
+    fn marker_function_for_symbolize_test() -> u64 {
+        std::hint::black_box(42)
+    }
+
+    #[test]
+    fn resolves_own_function_and_libc_module() {
+        let pid = std::process::id();
+        let mut s = StackSymbolizer::new();
+        s.remember_process(pid);
+        let f = marker_function_for_symbolize_test as *const () as u64;
+        let libc_fn = libc::getpid as *const () as u64;
+        std::hint::black_box(marker_function_for_symbolize_test());
+        let names = s.user_frames(pid, &[f]);
+        assert!(
+            names[0].contains("marker_function_for_symbolize_test"),
+            "{names:?}"
+        );
+        let libc_names = s.user_frames(pid, &[libc_fn]);
+        assert!(
+            libc_names[0].contains("getpid") || libc_names[0].contains("libc"),
+            "{libc_names:?}"
+        );
+        assert_eq!(
+            s.walk_end(pid, &[f]),
+            WalkEnd::Truncated,
+            "ends in our own exe"
+        );
+        assert_eq!(
+            s.walk_end(pid, &[f, 0x10]),
+            WalkEnd::Truncated,
+            "no mapping"
+        );
+    }
+}

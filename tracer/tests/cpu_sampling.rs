@@ -1,0 +1,223 @@
+//! On-CPU stack sampling against ground truth: the fixture burns CPU in `Raft::burnCpu`
+//! (called from `Raft::applier`) and `perf record -g` samples the same processes at the same
+//! time; tracer's share of that function must agree with perf's.
+
+mod common;
+
+use common::*;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+use tracer::model::{CpuProfile, StackRecord};
+use tracer_test_support::{ClientMode, ClientOpts, Cluster, ClusterOpts, Fsync, Variant};
+
+fn has_frame(r: &StackRecord, name: &str) -> bool {
+    r.frames.iter().any(|f| f.starts_with(name))
+}
+
+fn share_pct(p: &CpuProfile, name: &str) -> f64 {
+    let total: u64 = p.stacks.iter().map(|r| r.count).sum();
+    let hit: u64 = p
+        .stacks
+        .iter()
+        .filter(|r| has_frame(r, name))
+        .map(|r| r.count)
+        .sum();
+    100.0 * hit as f64 / total.max(1) as f64
+}
+
+/// Children % of `symbol` in `perf report` (the first column of its `[.] symbol` line).
+fn perf_children_pct(data: &std::path::Path, symbol: &str) -> f64 {
+    let out = Command::new("perf")
+        .args([
+            "report",
+            "--stdio",
+            "--children",
+            "--sort",
+            "sym",
+            "-g",
+            "none",
+            "-i",
+        ])
+        .arg(data)
+        .output()
+        .expect("perf installed (cargo xtask setup installs linux-perf)");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text
+        .lines()
+        .find(|l| l.trim_end().ends_with(&format!("[.] {symbol}")))
+        .unwrap_or_else(|| panic!("perf report has no line for {symbol}:\n{text}"));
+    line.split_whitespace()
+        .next()
+        .unwrap()
+        .trim_end_matches('%')
+        .parse()
+        .unwrap()
+}
+
+/// A 3-node cluster burning ~200 us of CPU per applied entry, under client load.
+fn burning_cluster(variant: Variant) -> Cluster {
+    require_root();
+    let cluster = Cluster::start(ClusterOpts {
+        nodes: 3,
+        variant,
+        fsync: Fsync::Batch,
+        extra_node_args: vec!["--burn-applier-us".into(), "200".into()],
+        ..ClusterOpts::default()
+    })
+    .unwrap();
+    cluster.wait_for_leader(Duration::from_secs(10)).unwrap();
+    cluster
+}
+
+fn client_opts(secs: u64) -> ClientOpts {
+    ClientOpts {
+        threads: 2,
+        ops_per_thread: None,
+        duration: Some(Duration::from_secs(secs)),
+        mode: ClientMode::Put,
+        value_bytes: 0,
+    }
+}
+
+/// Runs tracer on the cluster's nodes for `secs` at `freq` Hz while the client loads it.
+fn trace_cluster(
+    cluster: &Cluster,
+    freq: u32,
+    secs: u32,
+    with_perf: bool,
+) -> (tempfile::TempDir, Option<f64>) {
+    let dir = tempfile::tempdir().unwrap();
+    let pids = cluster.pids();
+    let pid_list = pids
+        .iter()
+        .map(u32::to_string)
+        .collect::<Vec<_>>()
+        .join(",");
+    std::thread::scope(|s| {
+        let load = s.spawn(|| cluster.run_client(&client_opts(secs as u64 + 3)).unwrap());
+        std::thread::sleep(Duration::from_millis(700));
+        let perf = with_perf.then(|| {
+            Command::new("perf")
+                .args([
+                    "record",
+                    "-e",
+                    "cpu-clock",
+                    "-F",
+                    &freq.to_string(),
+                    "-g",
+                    "-p",
+                    &pid_list,
+                    "-o",
+                ])
+                .arg(dir.path().join("perf.data"))
+                .args(["--", "sleep", &secs.to_string()])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("perf installed")
+        });
+        let mut args = vec![
+            "-F".to_string(),
+            freq.to_string(),
+            "-d".into(),
+            format!("{secs}s"),
+            "-o".into(),
+            dir.path().join("session").display().to_string(),
+        ];
+        for p in &pids {
+            args.push("--pid".into());
+            args.push(p.to_string());
+        }
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let out = tracer_run(&args);
+        assert!(out.status.success());
+        if let Some(mut p) = perf {
+            assert!(p.wait().unwrap().success(), "perf record failed");
+        }
+        let report = load.join().unwrap();
+        assert!(report.ops > 0);
+    });
+    let perf_share =
+        with_perf.then(|| perf_children_pct(&dir.path().join("perf.data"), "Raft::burnCpu"));
+    (dir, perf_share)
+}
+
+#[test]
+fn burn_share_agrees_with_perf_and_stacks_are_whole() {
+    let cluster = burning_cluster(Variant::Fp);
+    let (dir, perf_share) = trace_cluster(&cluster, 999, 5, true);
+    let snap = load_snapshot(&dir.path().join("session"));
+    let profile = snap.profile.expect("sampling is on by default");
+    let ours = share_pct(&profile, "Raft::burnCpu");
+    let perf = perf_share.unwrap();
+    eprintln!("Raft::burnCpu share: tracer {ours:.1}% perf {perf:.1}%");
+    assert!(ours > 10.0, "the burn is visible: {ours:.1}%");
+    assert!(
+        (ours - perf).abs() <= 5.0,
+        "tracer {ours:.1}% vs perf {perf:.1}%"
+    );
+
+    // Frame-pointer build: burnCpu's stacks carry the fixture's chain, demangled, from the
+    // thread's entry function (Raft::applier, run by std::thread) down to the leaf.
+    let burn: Vec<&StackRecord> = profile
+        .stacks
+        .iter()
+        .filter(|r| has_frame(r, "Raft::burnCpu"))
+        .collect();
+    let burn_total: u64 = burn.iter().map(|r| r.count).sum();
+    let whole: u64 = burn
+        .iter()
+        .filter(|r| {
+            let i = r
+                .frames
+                .iter()
+                .position(|f| f.starts_with("Raft::burnCpu"))
+                .unwrap();
+            i >= 1 && r.frames[i - 1] == "Raft::applier()" && !r.user_truncated
+        })
+        .map(|r| r.count)
+        .sum();
+    assert!(
+        whole as f64 >= 0.95 * burn_total as f64,
+        "{whole} of {burn_total} burnCpu samples carry applier -> burnCpu: {:?}",
+        burn.iter().take(3).map(|r| &r.frames).collect::<Vec<_>>()
+    );
+    drop(cluster);
+}
+
+#[test]
+fn frame_pointer_less_build_reports_truncated_stacks() {
+    let cluster = burning_cluster(Variant::NoFp);
+    let (dir, _) = trace_cluster(&cluster, 499, 3, false);
+    let profile = load_snapshot(&dir.path().join("session")).profile.unwrap();
+    let total: u64 = profile.stacks.iter().map(|r| r.count).sum();
+    let truncated: u64 = profile
+        .stacks
+        .iter()
+        .filter(|r| r.user_truncated)
+        .map(|r| r.count)
+        .sum();
+    let pct = 100.0 * truncated as f64 / total as f64;
+    eprintln!("truncated user stacks: {pct:.1}%");
+    // burnCpu alone is >50% of samples and, without frame pointers, its caller is lost.
+    assert!(pct > 40.0, "truncation is reported: {pct:.1}%");
+    drop(cluster);
+}
+
+#[test]
+fn three_nodes_at_999_hz_account_for_every_sample() {
+    let cluster = burning_cluster(Variant::Fp);
+    let (dir, _) = trace_cluster(&cluster, 999, 10, false);
+    let snap = load_snapshot(&dir.path().join("session"));
+    let profile = snap.profile.unwrap();
+    let recorded: u64 = profile.stacks.iter().map(|r| r.count).sum();
+    eprintln!(
+        "samples taken {} recorded {recorded}, drops {:?}",
+        profile.samples, snap.drops
+    );
+    // ~999 Hz x 10 s on each busy CPU: thousands of samples, every one counted.
+    assert!(profile.samples > 5000, "{}", profile.samples);
+    assert_eq!(recorded + snap.drops["sample_map_full"], profile.samples);
+    assert_eq!(snap.drops["sample_map_full"], 0);
+    drop(cluster);
+}
