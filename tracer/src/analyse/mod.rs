@@ -1,4 +1,5 @@
 //! Turning a [`crate::model::Snapshot`] into the tables and figures users read. Pure functions
 //! of the snapshot: no BPF, no I/O.
 
+pub mod cpu;
 pub mod syscalls;

@@ -1,4 +1,5 @@
 //! Writing what users read: text tables, JSON and the Markdown report of a session folder.
 
+pub mod flamegraph;
 pub mod session;
 pub mod strace_table;
