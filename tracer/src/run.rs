@@ -156,6 +156,7 @@ pub fn run(opts: &RunOptions) -> Result<RunOutcome> {
         std::thread::sleep(POLL);
     };
     let duration_s = start.elapsed().as_secs_f64();
+    let stopped = Instant::now();
     // Stop recording before reading, so the counters read agree with each other.
     attached.clear_targets()?;
     let kernel = collect::read(&attached)?;
@@ -198,6 +199,10 @@ pub fn run(opts: &RunOptions) -> Result<RunOutcome> {
     snapshot.profile = profile;
     session::save_snapshot(&snapshot, &opts.out_dir)?;
     session::render(&snapshot, &opts.out_dir)?;
+    eprintln!(
+        "tracer: session written in {:.2} s after stop (collect, symbolise, render)",
+        stopped.elapsed().as_secs_f64()
+    );
     Ok(RunOutcome {
         snapshot,
         out_dir: opts.out_dir.clone(),

@@ -45,9 +45,15 @@ enum Command {
     },
     /// Measure tracer's overhead against untraced, bpftrace and strace.
     Bench {
+        /// Which benchmark.
+        #[arg(long, value_enum, default_value = "all")]
+        suite: bench::Suite,
         /// Syscalls per run of the syscall-loop benchmark.
         #[arg(long, default_value_t = 2_000_000)]
         iters: u64,
+        /// Seconds of client load per mode in the sampling benchmark.
+        #[arg(long, default_value_t = 8)]
+        seconds: u64,
     },
 }
 
@@ -117,9 +123,13 @@ fn main() -> Result<()> {
             setup::run()?;
             demo::run(&duration)
         }
-        Command::Bench { iters } => {
+        Command::Bench {
+            suite,
+            iters,
+            seconds,
+        } => {
             setup::run()?;
-            bench::run(iters)
+            bench::run(suite, iters, seconds)
         }
     }
 }

@@ -1,4 +1,4 @@
-//! `cargo xtask bench`: tracer's added cost per syscall on a tight syscall loop, side by side
+//! `cargo xtask bench --suite syscalls`: tracer's added cost per syscall on a tight syscall loop, side by side
 //! in one run with bpftrace counting the same tracepoint, bpftrace timing every syscall (what
 //! tracer does), and `strace -f -c`. Numbers come from the loop timing itself (the fixture's
 //! `syscall-workload --loop-getppid N` prints ns per iteration), so start-up costs do not count.
@@ -9,6 +9,7 @@ use std::fmt::Write as _;
 use std::process::Command;
 use tracer_test_support::{fixture_bins, Variant};
 
+use super::median;
 use crate::cmd::workspace_root;
 use crate::demo::build_tracer;
 
@@ -58,11 +59,6 @@ fn ns_per_iter(stdout: &str) -> Option<f64> {
         .lines()
         .filter_map(|l| serde_json::from_str::<Value>(l.trim()).ok())
         .find_map(|v| v.get("ns_per_iter").and_then(Value::as_f64))
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    v[v.len() / 2]
 }
 
 pub fn run(iters: u64) -> Result<()> {

@@ -1,0 +1,34 @@
+//! `cargo xtask bench`: overhead benchmarks, each comparing tracer side by side, in one run,
+//! with the tools it replaces. Results go to `target/bench/*.md` and `*.json`.
+
+pub mod sampling;
+pub mod syscalls;
+
+use anyhow::Result;
+
+/// Which benchmark to run.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub enum Suite {
+    /// Added cost per syscall: tracer vs bpftrace vs strace on a tight syscall loop.
+    Syscalls,
+    /// Cluster throughput under stack sampling: tracer at 99/999 Hz vs perf record -g.
+    Sampling,
+    /// Everything.
+    All,
+}
+
+pub fn run(suite: Suite, iters: u64, seconds: u64) -> Result<()> {
+    if matches!(suite, Suite::Syscalls | Suite::All) {
+        syscalls::run(iters)?;
+    }
+    if matches!(suite, Suite::Sampling | Suite::All) {
+        sampling::run(seconds)?;
+    }
+    Ok(())
+}
+
+/// Median of a non-empty sample.
+pub fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    v[v.len() / 2]
+}
