@@ -27,6 +27,16 @@ pub enum Command {
         /// The session folder written by `tracer run`.
         dir: PathBuf,
     },
+    /// Differential flamegraph between two sessions: what an optimisation changed.
+    Diff {
+        /// The session before the change.
+        before: PathBuf,
+        /// The session after the change.
+        after: PathBuf,
+        /// SVG to write (default: AFTER/diff_flamegraph.svg).
+        #[arg(short = 'o', long = "output")]
+        output: Option<PathBuf>,
+    },
 }
 
 #[derive(Args, Debug)]
@@ -70,6 +80,14 @@ pub fn main() -> i32 {
         Command::Run(args) => run_command(args),
         Command::Report { dir } => crate::report::rerender(&dir).map(|files| {
             println!("re-rendered {} files in {}", files.len(), dir.display());
+        }),
+        Command::Diff {
+            before,
+            after,
+            output,
+        } => crate::diff::diff(&before, &after, output).map(|(path, summary)| {
+            print!("{summary}");
+            println!("differential flamegraph: {}", path.display());
         }),
     };
     match result {

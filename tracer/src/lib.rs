@@ -10,6 +10,7 @@ pub mod analyse;
 pub mod attach;
 pub mod cli;
 pub mod collect;
+pub mod diff;
 pub mod duration;
 pub mod model;
 pub mod output;

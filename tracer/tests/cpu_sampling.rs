@@ -56,12 +56,16 @@ fn perf_children_pct(data: &std::path::Path, symbol: &str) -> f64 {
 
 /// A 3-node cluster burning ~200 us of CPU per applied entry, under client load.
 fn burning_cluster(variant: Variant) -> Cluster {
+    cluster_burning(variant, 200)
+}
+
+fn cluster_burning(variant: Variant, burn_us: u32) -> Cluster {
     require_root();
     let cluster = Cluster::start(ClusterOpts {
         nodes: 3,
         variant,
         fsync: Fsync::Batch,
-        extra_node_args: vec!["--burn-applier-us".into(), "200".into()],
+        extra_node_args: vec!["--burn-applier-us".into(), burn_us.to_string()],
         ..ClusterOpts::default()
     })
     .unwrap();
@@ -183,6 +187,98 @@ fn burn_share_agrees_with_perf_and_stacks_are_whole() {
         burn.iter().take(3).map(|r| &r.frames).collect::<Vec<_>>()
     );
     drop(cluster);
+    check_outputs(&dir.path().join("session"));
+}
+
+/// Every node's flamegraph is well-formed XML naming the burning function, and the folded
+/// files round-trip through `tracer report`.
+fn check_outputs(session: &std::path::Path) {
+    let snap = load_snapshot(session);
+    let cpu = session.join("cpu_profile");
+    let mut folded_before = Vec::new();
+    for p in &snap.processes {
+        let svg =
+            std::fs::read_to_string(cpu.join(format!("{}_flamegraph.svg", p.label()))).unwrap();
+        assert_well_formed_xml(&svg);
+        assert!(
+            svg.contains("Raft::burnCpu"),
+            "flamegraph of {} names the function",
+            p.label()
+        );
+        assert!(
+            svg.contains(&format!("pid {}", p.pid)),
+            "titled with the pid"
+        );
+        let report =
+            std::fs::read_to_string(cpu.join(format!("{}_perf_report.txt", p.label()))).unwrap();
+        assert!(report.contains("Raft::burnCpu"));
+        folded_before
+            .push(std::fs::read_to_string(cpu.join(format!("{}.folded", p.label()))).unwrap());
+    }
+    std::fs::remove_dir_all(&cpu).unwrap();
+    let out = Command::new(tracer_bin())
+        .arg("report")
+        .arg(session)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    for (p, before) in snap.processes.iter().zip(folded_before) {
+        let after = std::fs::read_to_string(cpu.join(format!("{}.folded", p.label()))).unwrap();
+        assert_eq!(before, after, "folded stacks of {} round-trip", p.label());
+    }
+}
+
+fn assert_well_formed_xml(text: &str) {
+    let mut reader = quick_xml::Reader::from_str(text);
+    let mut depth = 0i64;
+    loop {
+        match reader.read_event() {
+            Ok(quick_xml::events::Event::Start(_)) => depth += 1,
+            Ok(quick_xml::events::Event::End(_)) => depth -= 1,
+            Ok(quick_xml::events::Event::Eof) => break,
+            Ok(_) => {}
+            Err(e) => panic!("not well-formed XML: {e}"),
+        }
+    }
+    assert_eq!(depth, 0, "every element closed");
+}
+
+#[test]
+fn diff_shows_what_changed_between_sessions() {
+    let calm = cluster_burning(Variant::Fp, 0);
+    let (before, _) = trace_cluster(&calm, 499, 3, false);
+    drop(calm);
+    let hot = cluster_burning(Variant::Fp, 200);
+    let (after, _) = trace_cluster(&hot, 499, 3, false);
+    drop(hot);
+    let svg = after.path().join("diff.svg");
+    let out = Command::new(tracer_bin())
+        .arg("diff")
+        .arg(before.path().join("session"))
+        .arg(after.path().join("session"))
+        .arg("-o")
+        .arg(&svg)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    eprintln!("{stdout}");
+    assert!(out.status.success());
+    let text = std::fs::read_to_string(&svg).unwrap();
+    assert_well_formed_xml(&text);
+    assert!(text.contains("Raft::burnCpu"));
+    // The summary names the function whose share grew most, with a large positive change.
+    let line = stdout
+        .lines()
+        .find(|l| l.contains("Raft::burnCpu"))
+        .expect("burnCpu among the largest changes");
+    let change: f64 = line
+        .split(['(', ')'])
+        .nth(1)
+        .unwrap()
+        .trim_start_matches('+')
+        .parse()
+        .unwrap();
+    assert!(change > 20.0, "{line}");
 }
 
 #[test]

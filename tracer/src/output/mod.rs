@@ -1,5 +1,6 @@
 //! Writing what users read: text tables, JSON and the Markdown report of a session folder.
 
+pub mod cpu_profile;
 pub mod flamegraph;
 pub mod session;
 pub mod strace_table;

@@ -6,9 +6,10 @@ use anyhow::{Context, Result};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
+use crate::analyse::cpu;
 use crate::analyse::syscalls;
 use crate::model::{ProcessInfo, Snapshot};
-use crate::output::strace_table;
+use crate::output::{cpu_profile, strace_table};
 
 pub const SNAPSHOT_FILE: &str = "snapshot.json";
 pub const DISK_DIR: &str = "04_disk_io_dedicated";
@@ -92,6 +93,10 @@ pub fn render(snapshot: &Snapshot, dir: &Path) -> Result<Vec<PathBuf>> {
     let analysis = disk.join("syscall_analysis.txt");
     write(&analysis, &analysis_text(snapshot))?;
     written.push(analysis);
+
+    if let Some(profile) = &snapshot.profile {
+        written.extend(cpu_profile::render(snapshot, profile, dir)?);
+    }
 
     let report = dir.join(REPORT_FILE);
     write(&report, &report_markdown(snapshot))?;
@@ -186,6 +191,9 @@ pub fn report_markdown(snapshot: &Snapshot) -> String {
             d.flush_time_share_pct
         );
     }
+    if let Some(profile) = &snapshot.profile {
+        cpu_section(&mut out, snapshot, profile);
+    }
     let _ = writeln!(out, "\n## Completeness\n");
     let _ = writeln!(out, "{}", drops_text(snapshot).trim_end());
     for n in &snapshot.notes {
@@ -196,6 +204,43 @@ pub fn report_markdown(snapshot: &Snapshot) -> String {
         "\nFull syscall tables: [{DISK_DIR}/]({DISK_DIR}/); raw data: [{SNAPSHOT_FILE}]({SNAPSHOT_FILE})."
     );
     out
+}
+
+/// On-CPU profile: per node the flamegraph and its top functions.
+fn cpu_section(out: &mut String, snapshot: &Snapshot, profile: &crate::model::CpuProfile) {
+    let _ = writeln!(out, "\n## On-CPU profile ({} Hz)\n", profile.freq_hz);
+    for p in &snapshot.processes {
+        let files = cpu_profile::node_files(p);
+        let stacks = || profile.stacks.iter().filter(|s| s.pid == p.pid);
+        let samples: u64 = stacks().map(|s| s.count).sum();
+        let _ = writeln!(
+            out,
+            "### {} (pid {}): {samples} samples\n\n[flamegraph]({}) · [perf report]({}) · \
+             [hotspots]({}) · [folded]({})\n",
+            p.comm, p.pid, files.svg, files.report, files.hotspots, files.folded
+        );
+        let costs = cpu::symbol_costs(stacks());
+        let _ = writeln!(out, "| function | self % | total % |");
+        let _ = writeln!(out, "|---|---:|---:|");
+        for c in cpu::top_by_self(&costs, 5) {
+            let _ = writeln!(
+                out,
+                "| `{}` | {:.1} | {:.1} |",
+                c.symbol.replace('|', "\\|"),
+                c.self_pct,
+                c.total_pct
+            );
+        }
+    }
+    let _ = writeln!(
+        out,
+        "\nAll nodes: [flamegraph]({0}/all_nodes_flamegraph.svg). Stack completeness: \
+         [{0}/stack_quality.txt]({0}/stack_quality.txt).",
+        cpu_profile::CPU_DIR
+    );
+    for line in cpu_profile::stack_quality(snapshot, profile).lines() {
+        let _ = writeln!(out, "\n> {}", line.trim());
+    }
 }
 
 /// A few lines for the terminal at the end of a run.

@@ -17,6 +17,9 @@ use crate::demo::build_tracer;
 
 const ROUNDS: usize = 3;
 
+/// A mode with its ops/s per round, p99 latencies per round, and tracer's timing lines.
+type Measured = (Mode, Vec<f64>, Vec<f64>, Vec<String>);
+
 #[derive(Clone, Copy, PartialEq)]
 enum Mode {
     Untraced,
@@ -144,8 +147,7 @@ pub fn run(seconds: u64) -> Result<()> {
         Mode::Tracer(999),
         Mode::Perf(999),
     ];
-    let mut results: Vec<(Mode, Vec<f64>, Vec<f64>, Vec<String>)> =
-        modes.iter().map(|&m| (m, vec![], vec![], vec![])).collect();
+    let mut results: Vec<Measured> = modes.iter().map(|&m| (m, vec![], vec![], vec![])).collect();
     for round in 0..ROUNDS {
         for (mode, ops, p99, notes) in results.iter_mut() {
             let dir = tempfile::tempdir()?;

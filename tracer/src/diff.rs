@@ -1,0 +1,75 @@
+//! `tracer diff A B`: what changed between two sessions' CPU profiles, as a differential
+//! flamegraph (inferno's `difffolded` + flamegraph: red grew, blue shrank) and the functions
+//! whose share moved most.
+
+use anyhow::{bail, Context, Result};
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use crate::analyse::cpu::{self, FoldOptions};
+use crate::model::Snapshot;
+use crate::output::{flamegraph, session};
+
+/// Folded lines of every node of a session. Node pids differ between sessions, so nodes are
+/// merged under their thread names, which stay the same.
+fn folded_all(s: &Snapshot) -> Result<Vec<String>> {
+    let Some(p) = &s.profile else {
+        bail!("the session has no CPU profile (it was recorded with --no-sample)");
+    };
+    Ok(cpu::folded(
+        &p.stacks,
+        &FoldOptions {
+            node_label: None,
+            group_thread_digits: true,
+        },
+    ))
+}
+
+/// Total % per function of a session.
+fn shares(s: &Snapshot) -> BTreeMap<String, f64> {
+    s.profile
+        .as_ref()
+        .map(|p| {
+            cpu::symbol_costs(&p.stacks)
+                .symbols
+                .into_iter()
+                .map(|c| (c.symbol, c.total_pct))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Writes the differential flamegraph of `before` → `after` and returns its path and a text
+/// summary of the largest changes.
+pub fn diff(before: &Path, after: &Path, output: Option<PathBuf>) -> Result<(PathBuf, String)> {
+    let a = session::load_snapshot(before)?;
+    let b = session::load_snapshot(after)?;
+    let (fa, fb) = (
+        folded_all(&a).with_context(|| format!("{}", before.display()))?,
+        folded_all(&b).with_context(|| format!("{}", after.display()))?,
+    );
+    let title = format!("{} → {}", before.display(), after.display());
+    let svg = flamegraph::diff_svg(&fa, &fb, &title)?;
+    let out = output.unwrap_or_else(|| after.join("diff_flamegraph.svg"));
+    std::fs::write(&out, svg).with_context(|| format!("writing {}", out.display()))?;
+
+    let (sa, sb) = (shares(&a), shares(&b));
+    let mut changes: Vec<(String, f64, f64)> = sa
+        .keys()
+        .chain(sb.keys())
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .map(|k| {
+            let x = sa.get(k).copied().unwrap_or(0.0);
+            let y = sb.get(k).copied().unwrap_or(0.0);
+            (k.clone(), x, y)
+        })
+        .collect();
+    changes.sort_by(|l, r| (r.2 - r.1).abs().total_cmp(&(l.2 - l.1).abs()));
+    let mut text = String::from("largest changes in total % of samples (before → after):\n");
+    for (name, x, y) in changes.iter().take(10) {
+        let _ = writeln!(text, "  {x:6.1}% → {y:6.1}%  ({:+.1})  {name}", y - x);
+    }
+    Ok((out, text))
+}
