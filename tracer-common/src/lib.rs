@@ -64,7 +64,8 @@ pub struct SyscallKey {
     pub tgid: u32,
     pub nr: u32,
     pub fd_kind: u32,
-    pub _pad: u32,
+    /// The layer the calling thread was in (innermost active probed function), 0 for none.
+    pub layer: u32,
 }
 
 /// Aggregated cost of one syscall (or of one syscall on one file). Kept per CPU in the kernel,
@@ -136,7 +137,8 @@ pub struct Inflight {
     pub fd: i64,
     /// For `open*`: the kind the new fd gets (`File`, or `Other` for /dev, /proc, /sys).
     pub new_kind: u32,
-    pub _pad: u32,
+    /// The thread's layer at entry (see `SyscallKey::layer`).
+    pub layer: u32,
 }
 
 /// A path captured at `open*`, NUL-terminated.
@@ -165,9 +167,71 @@ pub struct SampleKey {
     /// Id in the stack-trace map, or negative when there is none (see `Drop`).
     pub user_stack: i32,
     pub kernel_stack: i32,
-    pub _pad: u32,
+    /// The thread's layer when sampled (see `SyscallKey::layer`).
+    pub layer: u32,
     /// The thread's name (`comm`) when sampled.
     pub comm: [u8; 16],
+}
+
+/// Probed calls that can be active at once on one thread (nesting, recursion, and entries of
+/// functions that never return, such as ticker loops running in fibers).
+pub const CALL_DEPTH: usize = 16;
+/// Distinct (process, probed function) pairs.
+pub const MAX_FUNC_KEYS: u32 = 8192;
+
+/// One active probed call of a thread.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct CallFrame {
+    /// Index of the function in the list user space attached (the uprobe's cookie, low half).
+    pub func: u32,
+    /// Its layer (the cookie's high half), 1-based; 0 means no layer.
+    pub layer: u32,
+    pub start_ns: u64,
+}
+
+/// Value of `THREAD_CALLS`, keyed by thread id: the probed calls active on that thread,
+/// innermost last. Its innermost layer is the thread's current layer.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct ThreadCalls {
+    pub depth: u32,
+    pub _pad: u32,
+    pub frames: [CallFrame; CALL_DEPTH],
+}
+
+/// Key of `FUNC_STATS`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct FuncKey {
+    pub tgid: u32,
+    pub func: u32,
+}
+
+/// Calls of one probed function in one process. Latency is measured for calls whose return
+/// was seen; `entries - returns` are calls still running or that never return (ticker loops).
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct FuncStats {
+    pub entries: u64,
+    pub returns: u64,
+    /// Returns without a matching entry (the entry happened before tracing started, or was
+    /// pushed off a full call stack).
+    pub unmatched_returns: u64,
+    pub total_ns: u64,
+    pub max_ns: u64,
+    pub hist: [u64; HIST_BUCKETS],
+}
+
+impl FuncStats {
+    pub const ZERO: FuncStats = FuncStats {
+        entries: 0,
+        returns: 0,
+        unmatched_returns: 0,
+        total_ns: 0,
+        max_ns: 0,
+        hist: [0; HIST_BUCKETS],
+    };
 }
 
 /// Reasons the kernel side could not record something, indexes into the `DROPS` array.
@@ -194,10 +258,17 @@ pub enum Drop {
     StackCollision = 7,
     /// The kernel could not walk a stack for another reason (the sample is counted without it).
     StackFailed = 8,
+    /// A probed function was entered with `CALL_DEPTH` probed calls already active on the
+    /// thread: its entry is counted, its latency is not measured.
+    CallDepthExceeded = 9,
+    /// `FUNC_STATS` was full: a probed call went uncounted.
+    FuncMapFull = 10,
+    /// `THREAD_CALLS` was full: a thread's probed calls are counted but not timed.
+    ThreadMapFull = 11,
 }
 
 /// Number of [`Drop`] reasons (length of the `DROPS` array).
-pub const DROP_REASONS: u32 = 9;
+pub const DROP_REASONS: u32 = 12;
 
 /// Names of [`Drop`] reasons, indexed by their value, as shown in reports.
 pub const DROP_NAMES: [&str; DROP_REASONS as usize] = [
@@ -210,6 +281,9 @@ pub const DROP_NAMES: [&str; DROP_REASONS as usize] = [
     "sample_map_full",
     "stack_collision",
     "stack_failed",
+    "call_depth_exceeded",
+    "func_map_full",
+    "thread_map_full",
 ];
 
 /// Value of `TARGETS`: why this process is traced.
@@ -235,6 +309,9 @@ mod pod {
     unsafe impl aya::Pod for PathBuf {}
     unsafe impl aya::Pod for TargetInfo {}
     unsafe impl aya::Pod for SampleKey {}
+    unsafe impl aya::Pod for FuncKey {}
+    unsafe impl aya::Pod for FuncStats {}
+    unsafe impl aya::Pod for ThreadCalls {}
 }
 
 /// x86-64 syscall numbers the kernel side treats specially, and per-syscall properties as

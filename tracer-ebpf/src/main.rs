@@ -4,6 +4,7 @@
 #![no_std]
 #![no_main]
 
+mod calls;
 mod fds;
 mod hist;
 mod maps;
@@ -12,8 +13,8 @@ mod syscalls;
 mod targets;
 
 use aya_ebpf::{
-    macros::{perf_event, tracepoint},
-    programs::{PerfEventContext, TracePointContext},
+    macros::{perf_event, tracepoint, uprobe, uretprobe},
+    programs::{PerfEventContext, ProbeContext, RetProbeContext, TracePointContext},
 };
 
 /// `raw_syscalls:sys_enter`: every syscall of every process enters here; non-targets leave
@@ -49,6 +50,20 @@ pub fn sched_process_exit(ctx: TracePointContext) -> u32 {
 #[perf_event]
 pub fn cpu_sample(ctx: PerfEventContext) -> u32 {
     sampling::on_sample(&ctx);
+    0
+}
+
+/// Entry of a probed C++ function (attached once per function, the cookie says which).
+#[uprobe]
+pub fn func_entry(ctx: ProbeContext) -> u32 {
+    calls::on_entry(&ctx);
+    0
+}
+
+/// Return of a probed C++ function.
+#[uretprobe]
+pub fn func_return(ctx: RetProbeContext) -> u32 {
+    calls::on_return(&ctx);
     0
 }
 

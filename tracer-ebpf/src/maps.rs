@@ -7,9 +7,10 @@ use aya_ebpf::{
     maps::{HashMap, PerCpuArray, PerCpuHashMap},
 };
 use tracer_common::{
-    Drop, FdInfo, FdKey, FileKey, Inflight, PathBuf, SampleKey, SyscallKey, SyscallStats,
-    TargetInfo, DROP_REASONS, MAX_FDS, MAX_FILE_KEYS, MAX_PATHS, MAX_SAMPLE_KEYS, MAX_STACKS,
-    MAX_SYSCALL_KEYS, MAX_TARGETS, MAX_THREADS, STACK_DEPTH,
+    Drop, FdInfo, FdKey, FileKey, FuncKey, FuncStats, Inflight, PathBuf, SampleKey, SyscallKey,
+    SyscallStats, TargetInfo, ThreadCalls, DROP_REASONS, MAX_FDS, MAX_FILE_KEYS, MAX_FUNC_KEYS,
+    MAX_PATHS, MAX_SAMPLE_KEYS, MAX_STACKS, MAX_SYSCALL_KEYS, MAX_TARGETS, MAX_THREADS,
+    STACK_DEPTH,
 };
 
 /// tgid -> why it is traced. Written by user space at attach and by `task_newtask` on fork.
@@ -54,6 +55,21 @@ pub static SAMPLES: PerCpuHashMap<SampleKey, u64> =
 /// Index 0: samples taken in traced processes, whether or not they could be recorded.
 #[map]
 pub static SAMPLE_COUNT: PerCpuArray<u64> = PerCpuArray::with_max_entries(1, 0);
+
+/// Calls of probed functions per (process, function).
+#[map]
+pub static FUNC_STATS: PerCpuHashMap<FuncKey, FuncStats> =
+    PerCpuHashMap::with_max_entries(MAX_FUNC_KEYS, 0);
+
+/// Thread id -> its active probed calls. Entries die with their thread (`sched_process_exit`).
+#[map]
+pub static THREAD_CALLS: HashMap<u32, ThreadCalls> = HashMap::with_max_entries(MAX_THREADS, 0);
+
+/// All-zero initial values (too big for the BPF stack), never written.
+#[map]
+pub static ZERO_FUNC: PerCpuArray<FuncStats> = PerCpuArray::with_max_entries(1, 0);
+#[map]
+pub static ZERO_CALLS: PerCpuArray<ThreadCalls> = PerCpuArray::with_max_entries(1, 0);
 
 /// Counters of what could not be recorded, indexed by `tracer_common::Drop`.
 #[map]

@@ -11,7 +11,7 @@ use aya_ebpf::{
 use tracer_common::{sysno, Drop, FdKind, FileKey, Inflight, SyscallKey};
 
 use crate::{
-    fds, hist,
+    calls, fds, hist,
     maps::{count_drop, stats_entry, FILE_STATS, INFLIGHT, SYSCALL_STATS, TARGETS},
 };
 
@@ -48,7 +48,7 @@ pub fn on_enter(ctx: &TracePointContext) {
         arg: 0,
         fd: -1,
         new_kind: FdKind::File as u32,
-        _pad: 0,
+        layer: calls::current_layer(tid),
     };
     if sysno::contains(&sysno::FD_ARG0, nr) {
         let fd = arg(ctx, 0) as i64;
@@ -92,7 +92,7 @@ pub fn on_exit(ctx: &TracePointContext) {
         tgid,
         nr,
         fd_kind: entry.fd_kind,
-        _pad: 0,
+        layer: entry.layer,
     };
     if let Some(s) = stats_entry(&SYSCALL_STATS, &key, Drop::SyscallMapFull) {
         hist::record(s, ns, ret, counts_bytes);

@@ -4,8 +4,10 @@
 use anyhow::{anyhow, Context, Result};
 use aya::maps::HashMap as BpfHashMap;
 use aya::programs::perf_event::{PerfEventConfig, PerfEventScope, SamplePolicy, SoftwareEvent};
-use aya::programs::{PerfEvent, TracePoint};
-use aya::Ebpf;
+use aya::programs::uprobe::{UProbeAttachLocation, UProbeAttachPoint, UProbeScope};
+use aya::programs::{PerfEvent, TracePoint, UProbe};
+use aya::{Ebpf, EbpfLoader};
+use std::path::Path;
 use tracer_common::{path_id, FdInfo, FdKey, FdKind, PathBuf as BpfPath, TargetInfo, PATH_LEN};
 
 use crate::procfs::{self, OpenFd};
@@ -29,13 +31,18 @@ pub struct Attached {
 
 impl Attached {
     /// Loads the object and attaches every program. Needs root and a mounted tracefs
-    /// (see `preflight`).
-    pub fn load() -> Result<Attached> {
+    /// (see `preflight`). With `uprobes` false the kernel side never looks up per-thread
+    /// layers, so `--no-uprobes` costs nothing for them.
+    pub fn load(uprobes: bool) -> Result<Attached> {
         bump_memlock_rlimit();
-        let mut ebpf = Ebpf::load(EBPF_OBJECT).context(
-            "loading tracer's eBPF object into the kernel failed (is this kernel built with \
+        let flag: u32 = uprobes as u32;
+        let mut ebpf = EbpfLoader::new()
+            .override_global("UPROBES_ON", &flag, true)
+            .load(EBPF_OBJECT)
+            .context(
+                "loading tracer's eBPF object into the kernel failed (is this kernel built with \
              CONFIG_BPF_SYSCALL and are you root?)",
-        )?;
+            )?;
         for (prog, category, event) in TRACEPOINTS {
             let program: &mut TracePoint = ebpf
                 .program_mut(prog)
@@ -48,7 +55,53 @@ impl Attached {
                 .attach(category, event)
                 .with_context(|| format!("attaching to tracepoint {category}:{event} failed"))?;
         }
+        if uprobes {
+            for prog in ["func_entry", "func_return"] {
+                let program: &mut UProbe = ebpf
+                    .program_mut(prog)
+                    .ok_or_else(|| anyhow!("eBPF object has no program {prog}"))?
+                    .try_into()?;
+                program
+                    .load()
+                    .with_context(|| format!("the kernel's verifier rejected program {prog}"))?;
+            }
+        }
         Ok(Attached { ebpf })
+    }
+
+    /// Probes a function's entry and return in every process running `binary` (the kernel
+    /// side keeps only traced processes). `func` and `layer` travel in the attach cookie.
+    pub fn probe_function(
+        &mut self,
+        binary: &Path,
+        file_offset: u64,
+        func: u32,
+        layer: u32,
+    ) -> Result<()> {
+        let cookie = (u64::from(layer) << 32) | u64::from(func);
+        for prog in ["func_entry", "func_return"] {
+            let program: &mut UProbe = self
+                .ebpf
+                .program_mut(prog)
+                .ok_or_else(|| anyhow!("eBPF object has no program {prog}"))?
+                .try_into()?;
+            program
+                .attach(
+                    UProbeAttachPoint {
+                        location: UProbeAttachLocation::AbsoluteOffset(file_offset),
+                        cookie: Some(cookie),
+                    },
+                    binary,
+                    UProbeScope::AllProcesses,
+                )
+                .with_context(|| {
+                    format!(
+                        "attaching a uprobe at offset {file_offset:#x} of {}",
+                        binary.display()
+                    )
+                })?;
+        }
+        Ok(())
     }
 
     /// Starts CPU-clock sampling at `freq_hz` on every online CPU (perf's `-F`); the program

@@ -130,6 +130,7 @@ fn run_command(args: RunArgs) -> anyhow::Result<()> {
         out_dir,
         follow_children: !args.no_follow,
         sample_freq: (!args.no_sample).then_some(args.freq),
+        plan: crate::probe_plan::ProbePlan::default(),
         invocation: std::env::args().collect(),
     };
     let outcome = run::run(&opts)?;

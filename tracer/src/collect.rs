@@ -4,7 +4,8 @@ use anyhow::Result;
 use aya::maps::{HashMap as BpfHashMap, PerCpuArray, PerCpuHashMap, StackTraceMap};
 use std::collections::{BTreeMap, HashMap};
 use tracer_common::{
-    FileKey, PathBuf as BpfPath, SampleKey, SyscallKey, SyscallStats, DROP_NAMES, DROP_REASONS,
+    FileKey, FuncKey, FuncStats, PathBuf as BpfPath, SampleKey, SyscallKey, SyscallStats,
+    DROP_NAMES, DROP_REASONS,
 };
 
 use crate::attach::Attached;
@@ -13,8 +14,9 @@ use crate::model::{FdKind, Stats};
 /// Everything the kernel side has aggregated so far.
 #[derive(Debug, Default)]
 pub struct KernelData {
-    /// (tgid, syscall nr, fd kind) -> stats
-    pub syscalls: Vec<(u32, u32, FdKind, Stats)>,
+    /// (tgid, syscall nr, fd kind, layer id) -> stats
+    pub syscalls: Vec<(u32, u32, FdKind, u32, Stats)>,
+    pub functions: Vec<FuncCalls>,
     /// (tgid, syscall nr, path id) -> stats
     pub files: Vec<(u32, u32, u64, Stats)>,
     /// path id -> path as opened
@@ -25,11 +27,26 @@ pub struct KernelData {
     pub samples: Vec<RawSample>,
 }
 
+/// Calls of one probed function in one process.
+#[derive(Debug, Clone)]
+pub struct FuncCalls {
+    pub tgid: u32,
+    /// Index into the list of functions user space probed.
+    pub func: u32,
+    pub entries: u64,
+    pub returns: u64,
+    pub unmatched_returns: u64,
+    /// Latency of calls whose return was seen.
+    pub latency: Stats,
+}
+
 /// One distinct sampled stack, as instruction pointers (leaf first).
 #[derive(Debug, Clone)]
 pub struct RawSample {
     pub tgid: u32,
     pub thread: String,
+    /// Layer id of the thread when sampled (0: none).
+    pub layer: u32,
     /// None: no user stack (or it was lost, which `drops` counts).
     pub user_ips: Option<Vec<u64>>,
     pub kernel_ips: Option<Vec<u64>>,
@@ -67,8 +84,13 @@ pub fn read(attached: &Attached) -> Result<KernelData> {
     for item in stats.iter() {
         let (key, values) = item?;
         let kind = FdKind::from(tracer_common::FdKind::from_u32(key.fd_kind));
-        data.syscalls
-            .push((key.tgid, key.nr, kind, sum_per_cpu(values.iter())));
+        data.syscalls.push((
+            key.tgid,
+            key.nr,
+            kind,
+            key.layer,
+            sum_per_cpu(values.iter()),
+        ));
     }
 
     let files: PerCpuHashMap<_, FileKey, SyscallStats> =
@@ -98,7 +120,43 @@ pub fn read(attached: &Attached) -> Result<KernelData> {
             .insert(DROP_NAMES[reason as usize].to_string(), total);
     }
     read_samples(attached, &mut data)?;
+    read_functions(attached, &mut data)?;
     Ok(data)
+}
+
+fn read_functions(attached: &Attached, data: &mut KernelData) -> Result<()> {
+    let funcs: PerCpuHashMap<_, FuncKey, FuncStats> =
+        PerCpuHashMap::try_from(attached.map("FUNC_STATS")?)?;
+    for item in funcs.iter() {
+        let (key, values) = item?;
+        let mut f = FuncCalls {
+            tgid: key.tgid,
+            func: key.func,
+            entries: 0,
+            returns: 0,
+            unmatched_returns: 0,
+            latency: Stats {
+                hist: vec![0; tracer_common::HIST_BUCKETS],
+                ..Stats::default()
+            },
+        };
+        for v in values.iter() {
+            f.entries += v.entries;
+            f.returns += v.returns;
+            f.unmatched_returns += v.unmatched_returns;
+            f.latency.count += v.returns;
+            f.latency.total_ns += v.total_ns;
+            f.latency.max_ns = f.latency.max_ns.max(v.max_ns);
+            for (a, b) in f.latency.hist.iter_mut().zip(v.hist.iter()) {
+                *a += b;
+            }
+        }
+        while f.latency.hist.last() == Some(&0) {
+            f.latency.hist.pop();
+        }
+        data.functions.push(f);
+    }
+    Ok(())
 }
 
 /// Reads the sample counts and the stacks they refer to.
@@ -129,6 +187,7 @@ fn read_samples(attached: &Attached, data: &mut KernelData) -> Result<()> {
         data.samples.push(RawSample {
             tgid: key.tgid,
             thread: String::from_utf8_lossy(&key.comm[..end]).into_owned(),
+            layer: key.layer,
             user_ips: stack(key.user_stack),
             kernel_ips: stack(key.kernel_stack),
             count: counts.iter().sum(),

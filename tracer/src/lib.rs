@@ -7,6 +7,7 @@
 //! `report` re-renders a saved session without BPF or root.
 
 pub mod analyse;
+pub mod assemble;
 pub mod attach;
 pub mod cli;
 pub mod collect;
@@ -15,6 +16,7 @@ pub mod duration;
 pub mod model;
 pub mod output;
 pub mod preflight;
+pub mod probe_plan;
 pub mod procfs;
 pub mod report;
 pub mod run;

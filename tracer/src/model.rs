@@ -26,6 +26,16 @@ pub struct Snapshot {
     /// On-CPU stack samples (None when sampling was off).
     #[serde(default)]
     pub profile: Option<CpuProfile>,
+    /// The layers of the profile the run used (ids as recorded in the kernel, 1-based).
+    #[serde(default)]
+    pub layers: Vec<LayerInfo>,
+    /// How layers were attributed: "uprobes" (each thread's innermost probed call) or
+    /// "stacks" (stack membership, when uprobes were off).
+    #[serde(default)]
+    pub attribution: String,
+    /// Probed functions: calls and latency per process.
+    #[serde(default)]
+    pub functions: Vec<FunctionRecord>,
     /// Things the user must know about this run (processes that exited, unknown fds, ...).
     pub notes: Vec<String>,
 }
@@ -146,14 +156,48 @@ impl From<tracer_common::FdKind> for FdKind {
     }
 }
 
-/// One (process, syscall, fd kind) row.
+/// One (process, syscall, fd kind, layer) row.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct SyscallRecord {
     pub pid: u32,
     pub nr: u32,
     pub name: String,
     pub fd_kind: FdKind,
+    /// The layer the calling thread was in (innermost probed function active), if any.
+    #[serde(default)]
+    pub layer: Option<String>,
     pub stats: Stats,
+}
+
+/// A layer of the profile, as recorded with the session so it can be re-rendered alone.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LayerInfo {
+    /// 1-based id used by the kernel side.
+    pub id: u32,
+    pub name: String,
+    pub title: String,
+    /// Output folder (`01_network_layer`, ...).
+    pub folder: String,
+    /// Function patterns (probed and stack-only): stack membership uses them.
+    pub functions: Vec<String>,
+    pub syscalls: Vec<String>,
+}
+
+/// Calls of one probed function in one process.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct FunctionRecord {
+    pub pid: u32,
+    /// Demangled name, e.g. `Persister::saveRaftState(std::string const&)`.
+    pub function: String,
+    /// The profile pattern that matched it.
+    pub pattern: String,
+    pub layer: String,
+    pub entries: u64,
+    pub returns: u64,
+    /// Returns whose entry was not seen (entered before tracing began).
+    pub unmatched_returns: u64,
+    /// Latency of the calls whose return was seen (count = returns).
+    pub latency: Stats,
 }
 
 /// One (process, file, syscall) row, for syscalls on regular files.
@@ -187,11 +231,15 @@ pub struct CpuProfile {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StackRecord {
     pub pid: u32,
-    pub tid: u32,
-    /// The thread's name (comm) when it was sampled, e.g. `applier`, `hb-send`.
+    /// The thread's name (comm) when it was sampled, e.g. `applier`, `hb-send`. Samples are
+    /// keyed by thread name, not id, so the thousands of short-lived threads a leader creates
+    /// stay one entry per name.
     pub thread: String,
     pub frames: Vec<String>,
     pub count: u64,
+    /// The layer of the thread's innermost active probed call when sampled (uprobes on).
+    #[serde(default)]
+    pub layer: Option<String>,
     /// The user stack walk ended inside the traced executable's own code (or at an address
     /// outside any mapping) instead of at a thread entry or in a shared library: the
     /// executable's frame-pointer chain is broken (built with -fomit-frame-pointer), so frames

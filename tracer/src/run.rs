@@ -8,16 +8,15 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::assemble;
 use crate::attach::Attached;
-use crate::collect::{self, KernelData, RawSample};
-use crate::model::{
-    syscall_name, CpuProfile, FileRecord, ProcessInfo, Snapshot, StackRecord, SyscallRecord,
-    SNAPSHOT_SCHEMA_VERSION,
-};
+use crate::collect;
+use crate::model::{ProcessInfo, Snapshot};
 use crate::output::session;
 use crate::preflight;
+use crate::probe_plan::ProbePlan;
 use crate::procfs;
-use crate::symbolize::{self, StackSymbolizer};
+use crate::symbolize::StackSymbolizer;
 use crate::target::{self, HeldChild, TargetSpec};
 
 /// Everything `tracer run` was asked to do.
@@ -32,6 +31,8 @@ pub struct RunOptions {
     pub follow_children: bool,
     /// On-CPU stack sampling frequency per CPU (perf's `-F`); None: no sampling.
     pub sample_freq: Option<u64>,
+    /// Layers and the functions to probe.
+    pub plan: ProbePlan,
     /// How `tracer` was invoked, recorded in the report.
     pub invocation: Vec<String>,
 }
@@ -73,7 +74,13 @@ pub fn run(opts: &RunOptions) -> Result<RunOutcome> {
             .context("installing the signal handler")?;
     }
 
-    let mut attached = Attached::load()?;
+    let plan = opts.plan.clone();
+    let mut attached = Attached::load(plan.uprobes)?;
+    if plan.uprobes {
+        for (id, p) in plan.probes.iter().enumerate() {
+            attached.probe_function(&p.binary, p.file_offset, id as u32, p.layer_id)?;
+        }
+    }
     let symbolizer = StackSymbolizer::new();
     let mut held = None;
     let follow = opts.follow_children || matches!(opts.target, TargetSpec::Command(_));
@@ -185,11 +192,18 @@ pub fn run(opts: &RunOptions) -> Result<RunOutcome> {
     }
 
     let mut symbolizer = symbolizer;
-    let profile = opts
-        .sample_freq
-        .map(|freq| build_profile(&kernel.samples, kernel.samples_taken, freq, &mut symbolizer));
-    let mut snapshot = build_snapshot(
+    let profile = opts.sample_freq.map(|freq| {
+        assemble::build_profile(
+            &kernel.samples,
+            kernel.samples_taken,
+            freq,
+            &plan,
+            &mut symbolizer,
+        )
+    });
+    let mut snapshot: Snapshot = assemble::build_snapshot(
         kernel,
+        &plan,
         processes.into_values().collect(),
         notes,
         started_at,
@@ -245,132 +259,4 @@ fn discover(
         }
     }
     Ok(())
-}
-
-/// Symbolises the sampled stacks into a [`CpuProfile`] (frames root first, kernel on top).
-pub fn build_profile(
-    samples: &[RawSample],
-    samples_taken: u64,
-    freq_hz: u64,
-    symbolizer: &mut StackSymbolizer,
-) -> CpuProfile {
-    let mut stacks: Vec<StackRecord> = Vec::with_capacity(samples.len());
-    let mut index: std::collections::HashMap<(u32, String, Vec<String>), usize> =
-        std::collections::HashMap::new();
-    for s in samples {
-        let mut frames = Vec::new();
-        let user_truncated = match &s.user_ips {
-            Some(ips) => {
-                let mut user = symbolizer.user_frames(s.tgid, ips);
-                user.reverse();
-                frames.extend(user);
-                symbolizer.walk_end(s.tgid, ips) == symbolize::WalkEnd::Truncated
-            }
-            None => true,
-        };
-        if let Some(ips) = &s.kernel_ips {
-            let mut kernel = symbolizer.kernel_frames(ips);
-            kernel.reverse();
-            frames.extend(kernel);
-        }
-        if frames.is_empty() {
-            frames.push(symbolize::UNKNOWN.to_string());
-        }
-        // Different addresses can resolve to the same names: merge those stacks.
-        let key = (s.tgid, s.thread.clone(), frames);
-        match index.get(&key) {
-            Some(&i) => stacks[i].count += s.count,
-            None => {
-                index.insert(key.clone(), stacks.len());
-                stacks.push(StackRecord {
-                    pid: s.tgid,
-                    tid: 0,
-                    thread: key.1,
-                    frames: key.2,
-                    count: s.count,
-                    user_truncated,
-                });
-            }
-        }
-    }
-    stacks.sort_by(|a, b| b.count.cmp(&a.count).then(a.frames.cmp(&b.frames)));
-    CpuProfile {
-        freq_hz,
-        samples: samples_taken,
-        stacks,
-    }
-}
-
-/// Joins kernel aggregates with what user space knows about the processes.
-pub fn build_snapshot(
-    kernel: KernelData,
-    mut processes: Vec<ProcessInfo>,
-    mut notes: Vec<String>,
-    started_at: String,
-    duration_s: f64,
-    invocation: Vec<String>,
-) -> Snapshot {
-    // Processes that came and went between two polls still have kernel data: name them.
-    for &(pid, ..) in &kernel.syscalls {
-        if !processes.iter().any(|p| p.pid == pid) {
-            processes.push(ProcessInfo {
-                pid,
-                comm: "(short-lived)".into(),
-                cmdline: vec![],
-                root_pid: 0,
-                exited_at_s: Some(duration_s),
-            });
-        }
-    }
-    processes.sort_by_key(|p| p.pid);
-    let mut unknown_fd_calls = 0;
-    let syscalls: Vec<SyscallRecord> = kernel
-        .syscalls
-        .into_iter()
-        .map(|(pid, nr, fd_kind, stats)| {
-            if fd_kind == crate::model::FdKind::Unknown {
-                unknown_fd_calls += stats.count;
-            }
-            SyscallRecord {
-                pid,
-                nr,
-                name: syscall_name(nr),
-                fd_kind,
-                stats,
-            }
-        })
-        .collect();
-    if unknown_fd_calls > 0 {
-        notes.push(format!(
-            "{unknown_fd_calls} calls used fds tracer never saw created (inherited by short-lived \
-             children); they are counted, listed as `other`"
-        ));
-    }
-    let files = kernel
-        .files
-        .into_iter()
-        .map(|(pid, nr, path_id, stats)| FileRecord {
-            pid,
-            path: kernel
-                .paths
-                .get(&path_id)
-                .map(|p| procfs::absolute_for(pid, p))
-                .unwrap_or_else(|| "<unknown path>".into()),
-            syscall: syscall_name(nr),
-            stats,
-        })
-        .collect();
-    Snapshot {
-        schema_version: SNAPSHOT_SCHEMA_VERSION,
-        tracer_version: env!("CARGO_PKG_VERSION").into(),
-        started_at,
-        duration_s,
-        invocation,
-        processes,
-        syscalls,
-        files,
-        drops: kernel.drops,
-        profile: None,
-        notes,
-    }
 }

@@ -15,7 +15,7 @@ use tracer::output::flamegraph;
 fn stack(thread: &str, frames: &[&str], count: u64) -> StackRecord {
     StackRecord {
         pid: 1234,
-        tid: 1240,
+        layer: None,
         thread: thread.to_string(),
         frames: frames.iter().map(|f| f.to_string()).collect(),
         count,

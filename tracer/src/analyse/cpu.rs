@@ -599,7 +599,7 @@ mod tests {
     fn stack(thread: &str, frames: &[&str], count: u64) -> StackRecord {
         StackRecord {
             pid: 100,
-            tid: 101,
+            layer: None,
             thread: thread.to_string(),
             frames: frames.iter().map(|f| f.to_string()).collect(),
             count,

@@ -2,4 +2,5 @@
 //! of the snapshot: no BPF, no I/O.
 
 pub mod cpu;
+pub mod layers;
 pub mod syscalls;

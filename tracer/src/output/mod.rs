@@ -2,5 +2,6 @@
 
 pub mod cpu_profile;
 pub mod flamegraph;
+pub mod layers;
 pub mod session;
 pub mod strace_table;

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use crate::analyse::cpu;
 use crate::analyse::syscalls;
 use crate::model::{ProcessInfo, Snapshot};
-use crate::output::{cpu_profile, strace_table};
+use crate::output::{cpu_profile, layers, strace_table};
 
 pub const SNAPSHOT_FILE: &str = "snapshot.json";
 pub const DISK_DIR: &str = "04_disk_io_dedicated";
@@ -97,6 +97,7 @@ pub fn render(snapshot: &Snapshot, dir: &Path) -> Result<Vec<PathBuf>> {
     if let Some(profile) = &snapshot.profile {
         written.extend(cpu_profile::render(snapshot, profile, dir)?);
     }
+    written.extend(layers::render(snapshot, dir)?);
 
     let report = dir.join(REPORT_FILE);
     write(&report, &report_markdown(snapshot))?;
@@ -191,6 +192,7 @@ pub fn report_markdown(snapshot: &Snapshot) -> String {
             d.flush_time_share_pct
         );
     }
+    out.push_str(&layers::report_section(snapshot));
     if let Some(profile) = &snapshot.profile {
         cpu_section(&mut out, snapshot, profile);
     }

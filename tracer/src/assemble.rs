@@ -1,0 +1,165 @@
+//! Assembling a [`Snapshot`] from what the kernel aggregated ([`KernelData`]) and what user
+//! space knows (processes, the probe plan): symbolising stacks, naming syscalls, functions and
+//! layers. The last step before everything becomes plain data.
+
+use std::collections::HashMap;
+
+use crate::collect::{KernelData, RawSample};
+use crate::model::{
+    syscall_name, CpuProfile, FileRecord, FunctionRecord, ProcessInfo, Snapshot, StackRecord,
+    SyscallRecord, SNAPSHOT_SCHEMA_VERSION,
+};
+use crate::probe_plan::ProbePlan;
+use crate::procfs;
+use crate::symbolize::{self, StackSymbolizer};
+
+/// Symbolises the sampled stacks into a [`CpuProfile`] (frames root first, kernel on top).
+pub fn build_profile(
+    samples: &[RawSample],
+    samples_taken: u64,
+    freq_hz: u64,
+    plan: &ProbePlan,
+    symbolizer: &mut StackSymbolizer,
+) -> CpuProfile {
+    let mut stacks: Vec<StackRecord> = Vec::with_capacity(samples.len());
+    let mut index: HashMap<(u32, String, u32, Vec<String>), usize> = HashMap::new();
+    for s in samples {
+        let mut frames = Vec::new();
+        let user_truncated = match &s.user_ips {
+            Some(ips) => {
+                let mut user = symbolizer.user_frames(s.tgid, ips);
+                user.reverse();
+                frames.extend(user);
+                symbolizer.walk_end(s.tgid, ips) == symbolize::WalkEnd::Truncated
+            }
+            None => true,
+        };
+        if let Some(ips) = &s.kernel_ips {
+            let mut kernel = symbolizer.kernel_frames(ips);
+            kernel.reverse();
+            frames.extend(kernel);
+        }
+        if frames.is_empty() {
+            frames.push(symbolize::UNKNOWN.to_string());
+        }
+        // Different addresses can resolve to the same names: merge those stacks.
+        let key = (s.tgid, s.thread.clone(), s.layer, frames);
+        match index.get(&key) {
+            Some(&i) => stacks[i].count += s.count,
+            None => {
+                index.insert(key.clone(), stacks.len());
+                stacks.push(StackRecord {
+                    pid: s.tgid,
+                    thread: key.1,
+                    frames: key.3,
+                    count: s.count,
+                    user_truncated,
+                    layer: plan.layer_name(s.layer),
+                });
+            }
+        }
+    }
+    stacks.sort_by(|a, b| b.count.cmp(&a.count).then(a.frames.cmp(&b.frames)));
+    CpuProfile {
+        freq_hz,
+        samples: samples_taken,
+        stacks,
+    }
+}
+
+/// Joins kernel aggregates with what user space knows about the processes.
+#[allow(clippy::too_many_arguments)]
+pub fn build_snapshot(
+    kernel: KernelData,
+    plan: &ProbePlan,
+    mut processes: Vec<ProcessInfo>,
+    mut notes: Vec<String>,
+    started_at: String,
+    duration_s: f64,
+    invocation: Vec<String>,
+) -> Snapshot {
+    // Processes that came and went between two polls still have kernel data: name them.
+    for &(pid, ..) in &kernel.syscalls {
+        if !processes.iter().any(|p| p.pid == pid) {
+            processes.push(ProcessInfo {
+                pid,
+                comm: "(short-lived)".into(),
+                cmdline: vec![],
+                root_pid: 0,
+                exited_at_s: Some(duration_s),
+            });
+        }
+    }
+    processes.sort_by_key(|p| p.pid);
+    let mut unknown_fd_calls = 0;
+    let syscalls: Vec<SyscallRecord> = kernel
+        .syscalls
+        .into_iter()
+        .map(|(pid, nr, fd_kind, layer, stats)| {
+            if fd_kind == crate::model::FdKind::Unknown {
+                unknown_fd_calls += stats.count;
+            }
+            SyscallRecord {
+                pid,
+                nr,
+                name: syscall_name(nr),
+                fd_kind,
+                layer: plan.layer_name(layer),
+                stats,
+            }
+        })
+        .collect();
+    if unknown_fd_calls > 0 {
+        notes.push(format!(
+            "{unknown_fd_calls} calls used fds tracer never saw created (inherited by short-lived \
+             children); they are counted, listed as `other`"
+        ));
+    }
+    let files = kernel
+        .files
+        .into_iter()
+        .map(|(pid, nr, path_id, stats)| FileRecord {
+            pid,
+            path: kernel
+                .paths
+                .get(&path_id)
+                .map(|p| procfs::absolute_for(pid, p))
+                .unwrap_or_else(|| "<unknown path>".into()),
+            syscall: syscall_name(nr),
+            stats,
+        })
+        .collect();
+    let functions = kernel
+        .functions
+        .into_iter()
+        .filter_map(|f| {
+            let probe = plan.probes.get(f.func as usize)?;
+            Some(FunctionRecord {
+                pid: f.tgid,
+                function: probe.demangled.clone(),
+                pattern: probe.pattern.clone(),
+                layer: probe.layer.clone(),
+                entries: f.entries,
+                returns: f.returns,
+                unmatched_returns: f.unmatched_returns,
+                latency: f.latency,
+            })
+        })
+        .collect();
+    Snapshot {
+        layers: plan.layers.clone(),
+        attribution: plan.attribution().to_string(),
+        functions,
+        schema_version: SNAPSHOT_SCHEMA_VERSION,
+        tracer_version: env!("CARGO_PKG_VERSION").into(),
+        started_at,
+        duration_s,
+        invocation,
+        processes,
+        syscalls,
+        files,
+        drops: kernel.drops,
+        profile: None,
+        notes,
+    }
+}
