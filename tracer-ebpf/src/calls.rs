@@ -11,10 +11,7 @@ use aya_ebpf::{
 };
 use tracer_common::{CallFrame, Drop, FuncKey, FuncStats, CALL_DEPTH};
 
-use crate::{
-    hist,
-    maps::{count_drop, FUNC_STATS, TARGETS, THREAD_CALLS, ZERO_CALLS, ZERO_FUNC},
-};
+use crate::maps::{count_drop, FUNC_STATS, TARGETS, THREAD_CALLS, ZERO_CALLS, ZERO_FUNC};
 
 /// Set by user space when uprobes are attached; with 0 the syscall and sampling paths skip
 /// the per-thread layer lookup entirely (`--no-uprobes` pays nothing for layers).
@@ -150,7 +147,7 @@ pub fn on_return<C: EbpfContext>(ctx: &C) {
             if ns > stats.max_ns {
                 stats.max_ns = ns;
             }
-            if let Some(slot) = stats.hist.get_mut(hist::bucket(ns)) {
+            if let Some(slot) = stats.hist.get_mut(tracer_common::fine_bucket(ns)) {
                 *slot += 1;
             }
             return;

@@ -136,7 +136,8 @@ fn read_functions(attached: &Attached, data: &mut KernelData) -> Result<()> {
             returns: 0,
             unmatched_returns: 0,
             latency: Stats {
-                hist: vec![0; tracer_common::HIST_BUCKETS],
+                hist: vec![0; tracer_common::FINE_BUCKETS],
+                scale: crate::model::HistScale::LogLinear,
                 ..Stats::default()
             },
         };

@@ -78,8 +78,38 @@ pub struct Stats {
     pub total_ns: u64,
     pub max_ns: u64,
     pub bytes: u64,
-    /// log2 latency buckets: `hist[i]` counts calls in `[2^i, 2^(i+1))` ns.
+    /// Latency buckets, laid out as `scale` says.
     pub hist: Vec<u64>,
+    #[serde(default)]
+    pub scale: HistScale,
+}
+
+/// Layout of `Stats::hist`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HistScale {
+    /// `hist[i]` counts calls in `[2^i, 2^(i+1))` ns (syscalls).
+    #[default]
+    Log2,
+    /// 16 linear sub-buckets per power of two (probed functions), see
+    /// `tracer_common::fine_bucket`.
+    LogLinear,
+}
+
+impl HistScale {
+    /// Bounds of bucket `i` in ns.
+    pub fn bounds(self, i: usize) -> (f64, f64) {
+        match self {
+            HistScale::Log2 => (
+                if i == 0 { 0.0 } else { (1u64 << i) as f64 },
+                (1u64 << (i + 1)) as f64,
+            ),
+            HistScale::LogLinear => {
+                let (lo, hi) = tracer_common::fine_bucket_bounds(i);
+                (lo as f64, hi as f64)
+            }
+        }
+    }
 }
 
 impl Stats {
@@ -107,9 +137,9 @@ impl Stats {
         }
     }
 
-    /// Latency at quantile `q` (0..=1), estimated from the log2 buckets by linear
-    /// interpolation inside the bucket and clamped to the observed maximum. The true value
-    /// lies in the same power-of-two bucket.
+    /// Latency at quantile `q` (0..=1), estimated from the buckets by linear interpolation
+    /// inside the bucket and clamped to the observed maximum. The true value lies in the same
+    /// bucket: within a power of two for log2 buckets, within ~6% for log-linear ones.
     pub fn quantile_ns(&self, q: f64) -> f64 {
         let total: u64 = self.hist.iter().sum();
         if total == 0 {
@@ -122,8 +152,7 @@ impl Stats {
                 continue;
             }
             if (seen + n) as f64 >= rank {
-                let lo = if i == 0 { 0.0 } else { (1u64 << i) as f64 };
-                let hi = (1u64 << (i + 1)) as f64;
+                let (lo, hi) = self.scale.bounds(i);
                 let frac = (rank - seen as f64) / n as f64;
                 return (lo + frac * (hi - lo)).min(self.max_ns as f64);
             }
@@ -294,6 +323,47 @@ mod tests {
     }
 
     #[test]
+    fn log_linear_buckets_are_tight_around_two_ms() {
+        // 100 calls of 2.05 ms: p50 must be within 10% (here: within one ~6% bucket).
+        let mut hist = vec![0; tracer_common::FINE_BUCKETS];
+        let b = tracer_common::fine_bucket(2_050_000);
+        hist[b] = 100;
+        let (lo, hi) = tracer_common::fine_bucket_bounds(b);
+        assert!(lo <= 2_050_000 && 2_050_000 < hi, "{lo} {hi}");
+        assert!((hi - lo) as f64 / lo as f64 <= 0.0625);
+        let s = Stats {
+            count: 100,
+            max_ns: 2_060_000,
+            hist,
+            scale: HistScale::LogLinear,
+            ..Stats::default()
+        };
+        let p50 = s.quantile_ns(0.5);
+        assert!((p50 - 2_050_000.0).abs() / 2_050_000.0 < 0.05, "{p50}");
+    }
+
+    #[test]
+    fn log_linear_bucket_bounds_invert_the_bucket_function() {
+        for ns in [
+            0u64,
+            1,
+            15,
+            16,
+            17,
+            31,
+            32,
+            100,
+            1000,
+            65_535,
+            1 << 20,
+            123_456_789,
+        ] {
+            let (lo, hi) = tracer_common::fine_bucket_bounds(tracer_common::fine_bucket(ns));
+            assert!(lo <= ns && ns < hi, "{ns}: [{lo}, {hi})");
+        }
+    }
+
+    #[test]
     fn merge_sums_and_keeps_the_max() {
         let mut a = Stats {
             count: 2,
@@ -302,6 +372,7 @@ mod tests {
             max_ns: 7,
             bytes: 5,
             hist: vec![1, 1],
+            scale: HistScale::Log2,
         };
         let b = Stats {
             count: 1,
@@ -310,6 +381,7 @@ mod tests {
             max_ns: 20,
             bytes: 1,
             hist: vec![0, 0, 0, 0, 1],
+            scale: HistScale::Log2,
         };
         a.merge(&b);
         assert_eq!(

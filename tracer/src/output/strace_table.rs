@@ -177,6 +177,7 @@ mod tests {
             max_ns: total_ns,
             bytes: 0,
             hist: vec![],
+            scale: Default::default(),
         };
         SyscallRow {
             name: name.into(),
