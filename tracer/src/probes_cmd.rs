@@ -1,0 +1,322 @@
+//! `tracer probes`: the dry run of layer probing (resolve every pattern, attach nothing), and
+//! `tracer profile`: print the embedded profile or check one.
+//!
+//! The dry run is how a user adapts a profile to a fork: it shows what each pattern matched,
+//! what matched nothing (with the nearest names in the binary), and what would be costly to
+//! probe. Unmatched patterns are warnings; only an unreadable binary is an error.
+
+use anyhow::{bail, Result};
+use clap::Args;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::PathBuf;
+
+use crate::profile::{self, FdFilter, Layer, Profile};
+use crate::resolve::{self, Resolution};
+
+/// `tracer probes (--pid P | --comm NAME | --binary PATH) [--profile FILE] [--json]`
+#[derive(Args, Debug, Clone, Default)]
+#[command(group(clap::ArgGroup::new("probes_target").required(true).args(["pids", "comm", "binary"])))]
+pub struct ProbesArgs {
+    /// Resolve in the executable of this running process (repeat for several).
+    #[arg(short = 'p', long = "pid", value_name = "PID")]
+    pub pids: Vec<u32>,
+    /// Resolve in the executables of every process with this name (comm or executable name).
+    #[arg(short = 'c', long, value_name = "NAME", conflicts_with_all = ["pids", "binary"])]
+    pub comm: Option<String>,
+    /// Resolve in this executable file (no root needed).
+    #[arg(short = 'b', long, value_name = "PATH", conflicts_with = "pids")]
+    pub binary: Option<PathBuf>,
+    /// Layer profile to use instead of the built-in one (see `tracer profile --print-default`).
+    #[arg(long, value_name = "FILE")]
+    pub profile: Option<PathBuf>,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `tracer profile --print-default | --check FILE`
+#[derive(Args, Debug, Clone, Default)]
+#[command(group(clap::ArgGroup::new("profile_action").required(true).args(["print_default", "check"])))]
+pub struct ProfileArgs {
+    /// Print the built-in profile (KVstorageBaseRaft-cpp family), a commented starting point.
+    #[arg(long)]
+    pub print_default: bool,
+    /// Validate a profile file and list its layers.
+    #[arg(long, value_name = "FILE", conflicts_with = "print_default")]
+    pub check: Option<PathBuf>,
+}
+
+/// Runs `tracer profile`.
+pub fn profile_command(args: &ProfileArgs) -> Result<()> {
+    if args.print_default {
+        print!("{}", profile::default_toml());
+        return Ok(());
+    }
+    let Some(path) = &args.check else {
+        bail!("give --print-default or --check FILE");
+    };
+    let p = profile::load(path)?;
+    println!("{}: valid, {} layers", path.display(), p.layers.len());
+    for l in &p.layers {
+        println!(
+            "  {:<12} {:<24} {} functions, {} stack-only, {} syscalls",
+            l.name,
+            l.folder,
+            l.functions.len(),
+            l.stack_only.len(),
+            l.syscalls.len()
+        );
+    }
+    Ok(())
+}
+
+/// Runs `tracer probes`: prints the report; errors only when no binary could be read.
+pub fn probes_command(args: &ProbesArgs) -> Result<()> {
+    let report = probes_report(args)?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{}", render_text(&report));
+    }
+    Ok(())
+}
+
+/// The dry run's result: per target binary, the resolution of the profile.
+#[derive(Debug, Clone, Serialize)]
+pub struct ProbesReport {
+    pub profile: Profile,
+    pub targets: Vec<TargetResolution>,
+}
+
+/// One distinct executable and the processes running it.
+#[derive(Debug, Clone, Serialize)]
+pub struct TargetResolution {
+    pub pids: Vec<u32>,
+    pub resolution: Resolution,
+}
+
+/// Resolves the profile in every target of `args`.
+pub fn probes_report(args: &ProbesArgs) -> Result<ProbesReport> {
+    let profile = match &args.profile {
+        Some(path) => profile::load(path)?,
+        None => profile::default_profile(),
+    };
+    let mut binaries: BTreeMap<PathBuf, Vec<u32>> = BTreeMap::new();
+    if let Some(b) = &args.binary {
+        binaries.insert(b.clone(), Vec::new());
+    }
+    let pids = match &args.comm {
+        Some(name) => {
+            let pids = crate::procfs::pids_by_comm(name);
+            if pids.is_empty() {
+                bail!("no running process is named {name}");
+            }
+            pids
+        }
+        None => args.pids.clone(),
+    };
+    for pid in pids {
+        binaries
+            .entry(resolve::binary_of_pid(pid)?)
+            .or_default()
+            .push(pid);
+    }
+    if binaries.is_empty() {
+        bail!("give --pid PID, --comm NAME or --binary PATH");
+    }
+    let targets = binaries
+        .into_iter()
+        .map(|(binary, pids)| {
+            Ok(TargetResolution {
+                pids,
+                resolution: resolve::resolve(&profile, &binary)?,
+            })
+        })
+        .collect::<Result<_>>()?;
+    Ok(ProbesReport { profile, targets })
+}
+
+/// The terminal rendering of a report.
+pub fn render_text(report: &ProbesReport) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "profile: {}", report.profile.source);
+    for t in &report.targets {
+        render_target(&mut out, &report.profile, t);
+    }
+    out
+}
+
+fn render_target(out: &mut String, profile: &Profile, t: &TargetResolution) {
+    let res = &t.resolution;
+    let _ = write!(out, "\nbinary: {}", res.binary.display());
+    if !t.pids.is_empty() {
+        let pids: Vec<String> = t.pids.iter().map(u32::to_string).collect();
+        let _ = write!(out, "  (pids {})", pids.join(", "));
+    }
+    if res.stripped {
+        out.push_str("  [stripped: .dynsym only]");
+    }
+    out.push('\n');
+    for layer in &profile.layers {
+        render_layer(out, layer, res);
+    }
+    if !res.warnings.is_empty() {
+        out.push_str("\nwarnings:\n");
+        for w in &res.warnings {
+            let _ = writeln!(out, "  ! {w}");
+        }
+    }
+    let _ = writeln!(out, "\n{}", summary_line(profile, res));
+}
+
+fn render_layer(out: &mut String, layer: &Layer, res: &Resolution) {
+    let _ = writeln!(
+        out,
+        "\n== {} ({}) -> {}",
+        layer.name, layer.title, layer.folder
+    );
+    for pattern in &layer.functions {
+        let _ = writeln!(out, "  {}", pattern.text);
+        let is_this = |l: &str, p: &str| l == layer.name && p == pattern.text;
+        for f in res
+            .functions
+            .iter()
+            .filter(|f| is_this(&f.layer, &f.pattern))
+        {
+            let _ = writeln!(out, "    + {}", f.demangled);
+            let _ = writeln!(
+                out,
+                "        {}  addr {:#x}  offset {:#x}  size {}{}",
+                f.mangled,
+                f.address,
+                f.file_offset,
+                f.size,
+                if f.from_dynsym_only {
+                    "  (.dynsym)"
+                } else {
+                    ""
+                }
+            );
+            if !f.aliases.is_empty() {
+                let _ = writeln!(out, "        aliases: {}", f.aliases.join(", "));
+            }
+            if let Some(h) = &f.hot_warning {
+                let _ = writeln!(out, "        ! hot: {h}");
+            }
+        }
+        for s in res.skipped.iter().filter(|s| is_this(&s.layer, &s.pattern)) {
+            // The demangled name is the function's above plus ` [clone .cold]`: say less.
+            let _ = writeln!(out, "    - not probed at {:#x}: {}", s.address, s.reason);
+        }
+        for u in res.unmatched.iter().filter(|u| u.layer == layer.name) {
+            let closest = if u.closest.is_empty() {
+                String::new()
+            } else {
+                format!("; closest: {}", u.closest.join(", "))
+            };
+            match &u.alternative_of {
+                Some(of) if *of == pattern.text => {
+                    let _ = writeln!(
+                        out,
+                        "    . {} not in this binary (another spelling matched){closest}",
+                        u.pattern
+                    );
+                }
+                None if u.pattern == pattern.text => {
+                    let _ = writeln!(out, "    ! matched nothing{closest}");
+                }
+                _ => {}
+            }
+        }
+    }
+    if !layer.stack_only.is_empty() {
+        let names: Vec<&str> = layer.stack_only.iter().map(|p| p.text.as_str()).collect();
+        let _ = writeln!(out, "  stack only (never probed): {}", names.join(", "));
+    }
+    if !layer.syscalls.is_empty() {
+        let names: Vec<String> = layer
+            .syscalls
+            .iter()
+            .map(|s| match s.on {
+                FdFilter::Any => s.name.clone(),
+                FdFilter::Socket => format!("{}@socket", s.name),
+                FdFilter::File => format!("{}@file", s.name),
+            })
+            .collect();
+        let _ = writeln!(out, "  syscalls: {}", names.join(", "));
+    }
+}
+
+/// `summary: 11 functions to probe in 3 layers; 1 pattern matched nothing (X); 0 hot warnings`
+pub fn summary_line(profile: &Profile, res: &Resolution) -> String {
+    let layers = profile
+        .layers
+        .iter()
+        .filter(|l| res.functions.iter().any(|f| f.layer == l.name))
+        .count();
+    let unmatched: Vec<&str> = res
+        .unmatched_warnings()
+        .map(|u| u.pattern.as_str())
+        .collect();
+    let hot = res
+        .functions
+        .iter()
+        .filter(|f| f.hot_warning.is_some())
+        .count();
+    let mut s = format!(
+        "summary: {} functions to probe in {layers} layers; {} patterns matched nothing",
+        res.functions.len(),
+        unmatched.len()
+    );
+    if !unmatched.is_empty() {
+        let _ = write!(s, " ({})", unmatched.join(", "));
+    }
+    let _ = write!(s, "; {hot} hot warnings");
+    if !res.skipped.is_empty() {
+        let _ = write!(s, "; {} .cold parts skipped", res.skipped.len());
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::{CommandFactory, Parser};
+
+    #[derive(Parser)]
+    struct Probes {
+        #[command(flatten)]
+        args: ProbesArgs,
+    }
+
+    #[derive(Parser)]
+    struct ProfileCmd {
+        #[command(flatten)]
+        args: ProfileArgs,
+    }
+
+    #[test]
+    fn probes_needs_exactly_one_kind_of_target() {
+        Probes::command().debug_assert();
+        let ok = |argv: &[&str]| Probes::try_parse_from(argv).map(|p| p.args);
+        let a = ok(&["t", "--binary", "/bin/true", "--json"]).unwrap();
+        assert_eq!(a.binary.as_deref(), Some(std::path::Path::new("/bin/true")));
+        assert!(a.json);
+        assert_eq!(ok(&["t", "-p", "1", "-p", "2"]).unwrap().pids, [1, 2]);
+        assert!(ok(&["t", "--comm", "raftkv-node", "--profile", "p.toml"]).is_ok());
+        assert!(ok(&["t"]).is_err());
+        assert!(ok(&["t", "--profile", "p.toml"]).is_err());
+        assert!(ok(&["t", "--pid", "1", "--binary", "x"]).is_err());
+        assert!(ok(&["t", "--comm", "x", "--binary", "x"]).is_err());
+    }
+
+    #[test]
+    fn profile_needs_an_action() {
+        ProfileCmd::command().debug_assert();
+        assert!(ProfileCmd::try_parse_from(["t", "--print-default"]).is_ok());
+        assert!(ProfileCmd::try_parse_from(["t", "--check", "f.toml"]).is_ok());
+        assert!(ProfileCmd::try_parse_from(["t"]).is_err());
+    }
+}
