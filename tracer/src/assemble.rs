@@ -9,7 +9,7 @@ use crate::model::{
     syscall_name, CpuProfile, FileRecord, FunctionRecord, ProcessInfo, Snapshot, StackRecord,
     SyscallRecord, SNAPSHOT_SCHEMA_VERSION,
 };
-use crate::probe_plan::ProbePlan;
+use crate::probe_plan::{Detached, ProbePlan};
 use crate::procfs;
 use crate::symbolize::{self, StackSymbolizer};
 
@@ -72,6 +72,7 @@ pub fn build_profile(
 pub fn build_snapshot(
     kernel: KernelData,
     plan: &ProbePlan,
+    detached: &[Detached],
     mut processes: Vec<ProcessInfo>,
     mut notes: Vec<String>,
     started_at: String,
@@ -129,12 +130,22 @@ pub fn build_snapshot(
             stats,
         })
         .collect();
+    for d in detached {
+        if let Some(p) = plan.probes.get(d.func as usize) {
+            notes.push(format!(
+                "{} was probed until {:.1} s, then unprobed: {:.0} calls/s is over the probe \
+                 budget (--probe-budget); its counts cover only that time",
+                p.demangled, d.at_s, d.calls_per_s
+            ));
+        }
+    }
     let functions = kernel
         .functions
         .into_iter()
         .filter_map(|f| {
             let probe = plan.probes.get(f.func as usize)?;
             Some(FunctionRecord {
+                detached_at_s: detached.iter().find(|d| d.func == f.func).map(|d| d.at_s),
                 pid: f.tgid,
                 function: probe.demangled.clone(),
                 pattern: probe.pattern.clone(),

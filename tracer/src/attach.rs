@@ -4,7 +4,7 @@
 use anyhow::{anyhow, Context, Result};
 use aya::maps::HashMap as BpfHashMap;
 use aya::programs::perf_event::{PerfEventConfig, PerfEventScope, SamplePolicy, SoftwareEvent};
-use aya::programs::uprobe::{UProbeAttachLocation, UProbeAttachPoint, UProbeScope};
+use aya::programs::uprobe::{UProbeAttachLocation, UProbeAttachPoint, UProbeLinkId, UProbeScope};
 use aya::programs::{PerfEvent, TracePoint, UProbe};
 use aya::{Ebpf, EbpfLoader};
 use std::path::Path;
@@ -27,6 +27,8 @@ const TRACEPOINTS: &[(&str, &str, &str)] = &[
 /// tracer's programs, loaded and attached.
 pub struct Attached {
     pub ebpf: Ebpf,
+    /// Per probed function (by id): its entry and return links while attached.
+    probe_links: Vec<Option<[UProbeLinkId; 2]>>,
 }
 
 impl Attached {
@@ -66,7 +68,10 @@ impl Attached {
                     .with_context(|| format!("the kernel's verifier rejected program {prog}"))?;
             }
         }
-        Ok(Attached { ebpf })
+        Ok(Attached {
+            ebpf,
+            probe_links: Vec::new(),
+        })
     }
 
     /// Probes a function's entry and return in every process running `binary` (the kernel
@@ -79,29 +84,72 @@ impl Attached {
         layer: u32,
     ) -> Result<()> {
         let cookie = (u64::from(layer) << 32) | u64::from(func);
-        for prog in ["func_entry", "func_return"] {
+        let entry = self.attach_uprobe("func_entry", binary, file_offset, cookie)?;
+        let ret = self.attach_uprobe("func_return", binary, file_offset, cookie)?;
+        let idx = func as usize;
+        if self.probe_links.len() <= idx {
+            self.probe_links.resize_with(idx + 1, || None);
+        }
+        self.probe_links[idx] = Some([entry, ret]);
+        Ok(())
+    }
+
+    fn attach_uprobe(
+        &mut self,
+        prog: &str,
+        binary: &Path,
+        file_offset: u64,
+        cookie: u64,
+    ) -> Result<UProbeLinkId> {
+        let program: &mut UProbe = self
+            .ebpf
+            .program_mut(prog)
+            .ok_or_else(|| anyhow!("eBPF object has no program {prog}"))?
+            .try_into()?;
+        program
+            .attach(
+                UProbeAttachPoint {
+                    location: UProbeAttachLocation::AbsoluteOffset(file_offset),
+                    cookie: Some(cookie),
+                },
+                binary,
+                UProbeScope::AllProcesses,
+            )
+            .with_context(|| {
+                format!(
+                    "attaching a uprobe at offset {file_offset:#x} of {}",
+                    binary.display()
+                )
+            })
+    }
+
+    /// Removes the probes of function `func` (too hot to keep): from now on it costs nothing.
+    pub fn unprobe_function(&mut self, func: u32) -> Result<()> {
+        let Some(Some([entry, ret])) = self.probe_links.get_mut(func as usize).map(Option::take)
+        else {
+            return Ok(());
+        };
+        for (prog, link) in [("func_entry", entry), ("func_return", ret)] {
             let program: &mut UProbe = self
                 .ebpf
                 .program_mut(prog)
                 .ok_or_else(|| anyhow!("eBPF object has no program {prog}"))?
                 .try_into()?;
-            program
-                .attach(
-                    UProbeAttachPoint {
-                        location: UProbeAttachLocation::AbsoluteOffset(file_offset),
-                        cookie: Some(cookie),
-                    },
-                    binary,
-                    UProbeScope::AllProcesses,
-                )
-                .with_context(|| {
-                    format!(
-                        "attaching a uprobe at offset {file_offset:#x} of {}",
-                        binary.display()
-                    )
-                })?;
+            program.detach(link)?;
         }
         Ok(())
+    }
+
+    /// Entries so far per probed function id, over all traced processes.
+    pub fn function_entries(&self) -> Result<std::collections::HashMap<u32, u64>> {
+        let funcs: aya::maps::PerCpuHashMap<_, tracer_common::FuncKey, tracer_common::FuncStats> =
+            aya::maps::PerCpuHashMap::try_from(self.map("FUNC_STATS")?)?;
+        let mut out = std::collections::HashMap::new();
+        for item in funcs.iter() {
+            let (key, values) = item?;
+            *out.entry(key.func).or_insert(0) += values.iter().map(|v| v.entries).sum::<u64>();
+        }
+        Ok(out)
     }
 
     /// Starts CPU-clock sampling at `freq_hz` on every online CPU (perf's `-F`); the program

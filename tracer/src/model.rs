@@ -227,6 +227,9 @@ pub struct FunctionRecord {
     pub unmatched_returns: u64,
     /// Latency of the calls whose return was seen (count = returns).
     pub latency: Stats,
+    /// When its probes were removed for being over the probe budget (counts stop there).
+    #[serde(default)]
+    pub detached_at_s: Option<f64>,
 }
 
 /// One (process, file, syscall) row, for syscalls on regular files.

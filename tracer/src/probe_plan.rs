@@ -23,6 +23,17 @@ pub struct ProbePlan {
     pub probes: Vec<PlannedProbe>,
     /// Uprobes attached (false with --no-uprobes or when nothing resolved).
     pub uprobes: bool,
+    /// Calls per second above which a function's probes are removed (None: never). A uprobe
+    /// hit costs ~10 us here, so 1,000 calls/s of one function is ~2% of a CPU (entry+return).
+    pub budget: Option<u64>,
+}
+
+/// A function whose probes were removed during the run because it was too hot.
+#[derive(Clone, Debug)]
+pub struct Detached {
+    pub func: u32,
+    pub at_s: f64,
+    pub calls_per_s: f64,
 }
 
 impl ProbePlan {

@@ -126,7 +126,13 @@ pub fn run(opts: &RunOptions) -> Result<RunOutcome> {
     );
 
     let mut last_map_refresh = Instant::now();
+    let mut budget = BudgetWatch::new();
     let stop = loop {
+        if plan.uprobes {
+            if let Some(limit) = plan.budget {
+                budget.check(&mut attached, &plan, limit, start)?;
+            }
+        }
         discover(&mut attached, &mut processes, &symbolizer)?;
         // Processes may map libraries late (dlopen): refresh the cached maps now and then.
         if last_map_refresh.elapsed() >= MAP_REFRESH {
@@ -204,6 +210,7 @@ pub fn run(opts: &RunOptions) -> Result<RunOutcome> {
     let mut snapshot: Snapshot = assemble::build_snapshot(
         kernel,
         &plan,
+        &budget.detached,
         processes.into_values().collect(),
         notes,
         started_at,
@@ -223,6 +230,63 @@ pub fn run(opts: &RunOptions) -> Result<RunOutcome> {
         stop,
         command_status,
     })
+}
+
+/// Removes the probes of functions called more often than the budget allows, once a second.
+struct BudgetWatch {
+    last: Instant,
+    entries: std::collections::HashMap<u32, u64>,
+    detached: Vec<crate::probe_plan::Detached>,
+}
+
+impl BudgetWatch {
+    fn new() -> Self {
+        BudgetWatch {
+            last: Instant::now(),
+            entries: Default::default(),
+            detached: Vec::new(),
+        }
+    }
+
+    fn check(
+        &mut self,
+        attached: &mut Attached,
+        plan: &ProbePlan,
+        limit: u64,
+        start: Instant,
+    ) -> Result<()> {
+        let dt = self.last.elapsed().as_secs_f64();
+        if dt < 1.0 {
+            return Ok(());
+        }
+        let now = attached.function_entries()?;
+        for (&func, &n) in &now {
+            if self.detached.iter().any(|d| d.func == func) {
+                continue;
+            }
+            let rate = n.saturating_sub(self.entries.get(&func).copied().unwrap_or(0)) as f64 / dt;
+            if rate > limit as f64 {
+                attached.unprobe_function(func)?;
+                let name = plan
+                    .probes
+                    .get(func as usize)
+                    .map(|p| p.demangled.as_str())
+                    .unwrap_or("?");
+                eprintln!(
+                    "tracer: {name}: {rate:.0} calls/s is over the probe budget ({limit}/s); its \
+                     uprobes are removed and its layer is attributed by stacks from now on"
+                );
+                self.detached.push(crate::probe_plan::Detached {
+                    func,
+                    at_s: start.elapsed().as_secs_f64(),
+                    calls_per_s: rate,
+                });
+            }
+        }
+        self.entries = now;
+        self.last = Instant::now();
+        Ok(())
+    }
 }
 
 /// Adds processes the kernel started tracing (forked children) to `processes`, naming them and
