@@ -20,6 +20,8 @@ pub const TRACED_METHODS: &[&str] = &[
     "Raft::doHeartBeat",
     "Raft::sendRequestVote",
     "Raft::burnCpu",
+    "RpcProvider::OnMessage",
+    "RpcProvider::SendRpcResponse",
 ];
 
 #[derive(Debug, Clone, Deserialize)]

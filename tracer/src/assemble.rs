@@ -130,6 +130,7 @@ pub fn build_snapshot(
             stats,
         })
         .collect();
+    notes.extend(plan.warnings.iter().cloned());
     for d in detached {
         if let Some(p) = plan.probes.get(d.func as usize) {
             notes.push(format!(

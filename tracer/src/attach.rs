@@ -27,8 +27,8 @@ const TRACEPOINTS: &[(&str, &str, &str)] = &[
 /// tracer's programs, loaded and attached.
 pub struct Attached {
     pub ebpf: Ebpf,
-    /// Per probed function (by id): its entry and return links while attached.
-    probe_links: Vec<Option<[UProbeLinkId; 2]>>,
+    /// Per probed function (by id): its entry link and (unless entry-only) return link.
+    probe_links: Vec<Option<(UProbeLinkId, Option<UProbeLinkId>)>>,
 }
 
 impl Attached {
@@ -76,21 +76,27 @@ impl Attached {
 
     /// Probes a function's entry and return in every process running `binary` (the kernel
     /// side keeps only traced processes). `func` and `layer` travel in the attach cookie.
+    /// With `entry_only` no uretprobe is attached (see `profile::Layer::entry_only`).
     pub fn probe_function(
         &mut self,
         binary: &Path,
         file_offset: u64,
         func: u32,
         layer: u32,
+        entry_only: bool,
     ) -> Result<()> {
         let cookie = (u64::from(layer) << 32) | u64::from(func);
         let entry = self.attach_uprobe("func_entry", binary, file_offset, cookie)?;
-        let ret = self.attach_uprobe("func_return", binary, file_offset, cookie)?;
+        let ret = if entry_only {
+            None
+        } else {
+            Some(self.attach_uprobe("func_return", binary, file_offset, cookie)?)
+        };
         let idx = func as usize;
         if self.probe_links.len() <= idx {
             self.probe_links.resize_with(idx + 1, || None);
         }
-        self.probe_links[idx] = Some([entry, ret]);
+        self.probe_links[idx] = Some((entry, ret));
         Ok(())
     }
 
@@ -125,11 +131,12 @@ impl Attached {
 
     /// Removes the probes of function `func` (too hot to keep): from now on it costs nothing.
     pub fn unprobe_function(&mut self, func: u32) -> Result<()> {
-        let Some(Some([entry, ret])) = self.probe_links.get_mut(func as usize).map(Option::take)
+        let Some(Some((entry, ret))) = self.probe_links.get_mut(func as usize).map(Option::take)
         else {
             return Ok(());
         };
-        for (prog, link) in [("func_entry", entry), ("func_return", ret)] {
+        let links = std::iter::once(("func_entry", entry)).chain(ret.map(|r| ("func_return", r)));
+        for (prog, link) in links {
             let program: &mut UProbe = self
                 .ebpf
                 .program_mut(prog)

@@ -27,6 +27,10 @@ pub enum Command {
         /// The session folder written by `tracer run`.
         dir: PathBuf,
     },
+    /// Dry run: which functions of the profile resolve in the targets (attaches nothing).
+    Probes(crate::probes_cmd::ProbesArgs),
+    /// Print or check layer profiles.
+    Profile(crate::probes_cmd::ProfileArgs),
     /// Differential flamegraph between two sessions: what an optimisation changed.
     Diff {
         /// The session before the change.
@@ -64,9 +68,43 @@ pub struct RunArgs {
     /// No stack sampling: syscall tables only.
     #[arg(long)]
     pub no_sample: bool,
+    /// Layer profile (TOML) instead of the built-in KVstorageBaseRaft one.
+    #[arg(long, value_name = "FILE")]
+    pub profile: Option<PathBuf>,
+    /// No uprobes: sampling and syscalls only, layers by stack membership (the cheapest mode).
+    #[arg(long)]
+    pub no_uprobes: bool,
+    /// Do not probe functions matching PATTERN (attributed by stack instead); repeatable.
+    #[arg(long = "no-probe", value_name = "PATTERN")]
+    pub no_probe: Vec<String>,
+    /// Remove a function's uprobes once it is called more than N times a second (a uprobe hit
+    /// costs ~10 us on this kind of machine); 0: never.
+    #[arg(long, value_name = "N", default_value_t = 500)]
+    pub probe_budget: u64,
     /// Command to start and trace from exec to exit, with its children (like `strace -f CMD`).
     #[arg(last = true, value_name = "CMD")]
     pub command: Vec<String>,
+}
+
+/// The executables whose functions get probed: those of the named processes, or the command's.
+fn target_binaries(target: &TargetSpec) -> anyhow::Result<Vec<PathBuf>> {
+    let pids = match target {
+        TargetSpec::Command(argv) => {
+            return Ok(crate::probe_plan::command_binary(&argv[0])
+                .into_iter()
+                .collect());
+        }
+        other => crate::target::resolve_existing(other)?,
+    };
+    let mut bins: Vec<PathBuf> = Vec::new();
+    for pid in pids {
+        if let Ok(b) = crate::resolve::binary_of_pid(pid) {
+            if !bins.contains(&b) {
+                bins.push(b);
+            }
+        }
+    }
+    Ok(bins)
 }
 
 fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
@@ -81,6 +119,8 @@ pub fn main() -> i32 {
         Command::Report { dir } => crate::report::rerender(&dir).map(|files| {
             println!("re-rendered {} files in {}", files.len(), dir.display());
         }),
+        Command::Probes(a) => crate::probes_cmd::probes_command(&a),
+        Command::Profile(a) => crate::probes_cmd::profile_command(&a),
         Command::Diff {
             before,
             after,
@@ -124,13 +164,34 @@ fn run_command(args: RunArgs) -> anyhow::Result<()> {
                 .to_string(),
         )
     });
+    let mut profile = match &args.profile {
+        Some(path) => crate::profile::load(path)?,
+        None => crate::profile::default_profile(),
+    };
+    for pattern in &args.no_probe {
+        if !profile.opt_out(pattern) {
+            eprintln!(
+                "tracer: warning: --no-probe {pattern:?} matches no probed pattern of the profile"
+            );
+        }
+    }
+    let binaries = target_binaries(&target)?;
+    let (plan, warnings) = crate::probe_plan::plan(
+        &profile,
+        &binaries,
+        !args.no_uprobes,
+        (args.probe_budget > 0).then_some(args.probe_budget),
+    )?;
+    for w in &warnings {
+        eprintln!("tracer: warning: {w}");
+    }
     let opts = RunOptions {
         target,
         duration: args.duration,
         out_dir,
         follow_children: !args.no_follow,
         sample_freq: (!args.no_sample).then_some(args.freq),
-        plan: crate::probe_plan::ProbePlan::default(),
+        plan,
         invocation: std::env::args().collect(),
     };
     let outcome = run::run(&opts)?;

@@ -1,9 +1,12 @@
 //! What to probe: the layers of the profile and the functions resolved in the target
 //! binaries, each with the ids the kernel side sees (function index, 1-based layer id).
 
-use std::path::PathBuf;
+use anyhow::Result;
+use std::path::{Path, PathBuf};
 
 use crate::model::LayerInfo;
+use crate::profile::Profile;
+use crate::resolve;
 
 /// One function to probe (entry + return).
 #[derive(Clone, Debug)]
@@ -14,6 +17,8 @@ pub struct PlannedProbe {
     pub demangled: String,
     pub binary: PathBuf,
     pub file_offset: u64,
+    /// Entry probe only (functions that never return or switch stacks).
+    pub entry_only: bool,
 }
 
 /// The layers and probes of a run. A probe's index in `probes` is its function id.
@@ -26,6 +31,8 @@ pub struct ProbePlan {
     /// Calls per second above which a function's probes are removed (None: never). A uprobe
     /// hit costs ~10 us here, so 1,000 calls/s of one function is ~2% of a CPU (entry+return).
     pub budget: Option<u64>,
+    /// Resolution warnings (patterns matching nothing, stripped binaries), shown in the report.
+    pub warnings: Vec<String>,
 }
 
 /// A function whose probes were removed during the run because it was too hot.
@@ -53,4 +60,100 @@ impl ProbePlan {
             "stacks"
         }
     }
+}
+
+/// The layers of `profile` as recorded in a session (ids 1-based, in profile order).
+pub fn layer_infos(profile: &Profile) -> Vec<LayerInfo> {
+    profile
+        .layers
+        .iter()
+        .enumerate()
+        .map(|(i, l)| LayerInfo {
+            id: i as u32 + 1,
+            name: l.name.clone(),
+            title: l.title.clone(),
+            folder: l.folder.clone(),
+            functions: l
+                .functions
+                .iter()
+                .chain(&l.entry_only)
+                .chain(&l.stack_only)
+                .map(|p| p.text.clone())
+                .collect(),
+            syscalls: l.syscalls.iter().map(|r| r.name.clone()).collect(),
+        })
+        .collect()
+}
+
+/// Resolves `profile` in every binary and plans one probe per resolved function. Patterns
+/// that match nothing and stripped binaries are returned as warnings, never errors.
+pub fn plan(
+    profile: &Profile,
+    binaries: &[PathBuf],
+    uprobes: bool,
+    budget: Option<u64>,
+) -> Result<(ProbePlan, Vec<String>)> {
+    let layers = layer_infos(profile);
+    let mut probes = Vec::new();
+    let mut warnings = Vec::new();
+    if uprobes {
+        for binary in binaries {
+            let r = resolve::resolve(profile, binary)?;
+            warnings.extend(r.unmatched_warnings().map(|u| {
+                format!(
+                    "{} pattern {:?} matches no function in {}{}",
+                    u.layer,
+                    u.pattern,
+                    binary.display(),
+                    if u.closest.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" (closest: {})", u.closest.join(", "))
+                    }
+                )
+            }));
+            warnings.extend(r.warnings.iter().cloned());
+            for f in r.functions {
+                let layer_id = layers
+                    .iter()
+                    .find(|l| l.name == f.layer)
+                    .map(|l| l.id)
+                    .unwrap_or(0);
+                probes.push(PlannedProbe {
+                    layer: f.layer,
+                    layer_id,
+                    pattern: f.pattern,
+                    demangled: f.demangled,
+                    binary: f.binary,
+                    file_offset: f.file_offset,
+                    entry_only: f.entry_only,
+                });
+            }
+        }
+    }
+    let uprobes = uprobes && !probes.is_empty();
+    Ok((
+        ProbePlan {
+            layers,
+            probes,
+            uprobes,
+            budget,
+            warnings: warnings.clone(),
+        },
+        warnings,
+    ))
+}
+
+/// The executable to resolve for a command given after `--`: argv[0] as a path, or looked
+/// up in PATH.
+pub fn command_binary(argv0: &str) -> Option<PathBuf> {
+    let p = Path::new(argv0);
+    if argv0.contains('/') {
+        return p.canonicalize().ok();
+    }
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|d| d.join(argv0))
+            .find(|c| c.is_file())
+    })
 }

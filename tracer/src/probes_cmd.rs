@@ -61,10 +61,11 @@ pub fn profile_command(args: &ProfileArgs) -> Result<()> {
     println!("{}: valid, {} layers", path.display(), p.layers.len());
     for l in &p.layers {
         println!(
-            "  {:<12} {:<24} {} functions, {} stack-only, {} syscalls",
+            "  {:<12} {:<24} {} functions, {} entry-only, {} stack-only, {} syscalls",
             l.name,
             l.folder,
             l.functions.len(),
+            l.entry_only.len(),
             l.stack_only.len(),
             l.syscalls.len()
         );
@@ -177,8 +178,13 @@ fn render_layer(out: &mut String, layer: &Layer, res: &Resolution) {
         "\n== {} ({}) -> {}",
         layer.name, layer.title, layer.folder
     );
-    for pattern in &layer.functions {
-        let _ = writeln!(out, "  {}", pattern.text);
+    let listed = layer
+        .functions
+        .iter()
+        .map(|p| (p, ""))
+        .chain(layer.entry_only.iter().map(|p| (p, "  (entry only: counts, no latency)")));
+    for (pattern, note) in listed {
+        let _ = writeln!(out, "  {}{note}", pattern.text);
         let is_this = |l: &str, p: &str| l == layer.name && p == pattern.text;
         for f in res
             .functions

@@ -55,6 +55,11 @@ pub struct Layer {
     pub folder: String,
     /// Probed with uprobes: call counts, latencies, and attribution of what runs inside.
     pub functions: Vec<Pattern>,
+    /// Probed at entry only (no uretprobe): functions that never return (ticker loops) or
+    /// that switch stacks (coroutines/fibers). A uretprobe on a function whose frame lives
+    /// across a stack switch makes the kernel lose the return address and kill the process
+    /// with SIGILL when it finally returns; entry-only probes are safe. Counts, no latency.
+    pub entry_only: Vec<Pattern>,
     /// Never probed; attributed by stack membership.
     pub stack_only: Vec<Pattern>,
     pub syscalls: Vec<SyscallRule>,
@@ -101,10 +106,12 @@ impl Profile {
     pub fn opt_out(&mut self, pattern: &str) -> bool {
         let mut moved = false;
         for layer in &mut self.layers {
-            while let Some(i) = layer.functions.iter().position(|p| p.text == pattern) {
-                let p = layer.functions.remove(i);
-                layer.stack_only.push(p);
-                moved = true;
+            for list in [&mut layer.functions, &mut layer.entry_only] {
+                while let Some(i) = list.iter().position(|p| p.text == pattern) {
+                    let p = list.remove(i);
+                    layer.stack_only.push(p);
+                    moved = true;
+                }
             }
         }
         moved
@@ -116,6 +123,7 @@ impl Layer {
     pub fn matches_frame(&self, frame: &str) -> bool {
         self.functions
             .iter()
+            .chain(&self.entry_only)
             .chain(&self.stack_only)
             .any(|p| p.matches(frame))
     }
@@ -142,6 +150,8 @@ struct RawLayer {
     folder: Spanned<String>,
     #[serde(default)]
     functions: Vec<Spanned<String>>,
+    #[serde(default)]
+    entry_only: Vec<Spanned<String>>,
     #[serde(default)]
     stack_only: Vec<Spanned<String>>,
     #[serde(default)]
@@ -202,7 +212,11 @@ pub fn parse(text: &str, source: &str) -> Result<Profile> {
                 ),
             ));
         }
-        if l.functions.is_empty() && l.stack_only.is_empty() && l.syscalls.is_empty() {
+        if l.functions.is_empty()
+            && l.entry_only.is_empty()
+            && l.stack_only.is_empty()
+            && l.syscalls.is_empty()
+        {
             return Err(at(
                 layer_span,
                 &format!("layer `{name}` has no functions, stack_only patterns nor syscalls"),
@@ -213,6 +227,7 @@ pub fn parse(text: &str, source: &str) -> Result<Profile> {
             name,
             folder,
             functions: patterns(&l.functions, &at)?,
+            entry_only: patterns(&l.entry_only, &at)?,
             stack_only: patterns(&l.stack_only, &at)?,
             syscalls: l
                 .syscalls

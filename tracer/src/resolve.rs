@@ -37,6 +37,8 @@ pub struct ResolvedFunction {
     pub hot_warning: Option<String>,
     /// Other mangled names at the same address (C1/C2 constructors, ICF-folded functions).
     pub aliases: Vec<String>,
+    /// From the layer's `entry_only` list: probe the entry, never the return.
+    pub entry_only: bool,
 }
 
 /// A pattern (or one alternative of a brace pattern) that matched no function.
@@ -109,14 +111,27 @@ pub fn resolve_in(profile: &Profile, binary: &Path, elf: &ElfFunctions) -> Resol
     let mut by_address: HashMap<u64, usize> = HashMap::new();
     let suggestions = Suggestions::new(&elf.functions);
     for layer in &profile.layers {
-        for pattern in &layer.functions {
+        let listed = layer
+            .functions
+            .iter()
+            .map(|p| (p, false))
+            .chain(layer.entry_only.iter().map(|p| (p, true)));
+        for (pattern, entry_only) in listed {
             let mut alt_hit = vec![false; pattern.alternatives.len()];
             for f in &elf.functions {
                 let Some(alt) = pattern.matching_alternative(&f.demangled) else {
                     continue;
                 };
                 alt_hit[alt] = true;
-                add_match(&mut res, &mut by_address, &layer.name, pattern, f, binary);
+                add_match(
+                    &mut res,
+                    &mut by_address,
+                    &layer.name,
+                    pattern,
+                    f,
+                    binary,
+                    entry_only,
+                );
             }
             record_unmatched(&mut res, &suggestions, &layer.name, pattern, &alt_hit);
         }
@@ -150,6 +165,7 @@ fn add_match(
     pattern: &Pattern,
     f: &ElfFunction,
     binary: &Path,
+    entry_only: bool,
 ) {
     if f.is_cold_part() {
         res.skipped.push(Skipped {
@@ -195,6 +211,7 @@ fn add_match(
         from_dynsym_only: f.in_dynsym && !f.in_symtab,
         hot_warning: hot::hot_warning(&f.qualified, f.size),
         aliases: Vec::new(),
+        entry_only,
     });
 }
 

@@ -74,11 +74,29 @@ pub fn run(opts: &RunOptions) -> Result<RunOutcome> {
             .context("installing the signal handler")?;
     }
 
-    let plan = opts.plan.clone();
+    let mut plan = opts.plan.clone();
     let mut attached = Attached::load(plan.uprobes)?;
     if plan.uprobes {
         for (id, p) in plan.probes.iter().enumerate() {
-            attached.probe_function(&p.binary, p.file_offset, id as u32, p.layer_id)?;
+            // One function that cannot be probed must not cost the whole run.
+            if let Err(err) = attached.probe_function(
+                &p.binary,
+                p.file_offset,
+                id as u32,
+                p.layer_id,
+                p.entry_only,
+            ) {
+                let why = if format!("{err:#}").contains("os error 524") {
+                    "the kernel cannot place a uprobe on its first instruction (e.g. a \
+                     LOCK-prefixed atomic); it is attributed by stack only"
+                        .to_string()
+                } else {
+                    format!("{err:#}")
+                };
+                let msg = format!("cannot probe {}: {why}", p.demangled);
+                eprintln!("tracer: warning: {msg}");
+                plan.warnings.push(msg);
+            }
         }
     }
     let symbolizer = StackSymbolizer::new();

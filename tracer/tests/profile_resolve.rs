@@ -105,6 +105,8 @@ fn default_profile_resolves_every_spec_method_of_the_fixture() {
         ("network", "MprpcChannel::CallMethod("),
         ("network", "MprpcChannel::sendRpcRequest("),
         ("network", "ConnectionPool::getConnection("),
+        ("network", "RpcProvider::OnMessage("),
+        ("network", "RpcProvider::SendRpcResponse("),
         ("log_io", "Persister::saveRaftState("),
         ("log_io", "Persister::readRaftState[abi:cxx11]()"),
         ("consensus", "Raft::AppendEntries1("),
@@ -351,7 +353,7 @@ functions = ["Persister::{saveRaftState,SaveRaftState}", "fsync"]
     .unwrap();
     let text = render_text(&report);
     assert!(text.contains("[stripped: .dynsym only]"), "{text}");
-    assert!(text.contains("13 patterns matched nothing"), "{text}");
+    assert!(text.contains("15 patterns matched nothing"), "{text}");
 }
 
 #[test]
@@ -423,7 +425,7 @@ fn probes_dry_run_report() {
         "Persister::SaveRaftState not in this binary (another spelling matched)",
         "stack only (never probed): send, recv",
         "syscalls: sendto, recvfrom",
-        "summary: 13 functions to probe in 3 layers; 0 patterns matched nothing",
+        "summary: 15 functions to probe in 3 layers; 0 patterns matched nothing",
     ] {
         assert!(text.contains(want), "missing `{want}` in:\n{text}");
     }
@@ -431,7 +433,7 @@ fn probes_dry_run_report() {
     let functions = json["targets"][0]["resolution"]["functions"]
         .as_array()
         .unwrap();
-    assert_eq!(functions.len(), 13);
+    assert_eq!(functions.len(), 15);
     assert!(functions
         .iter()
         .all(|f| f["file_offset"].as_u64().is_some()));

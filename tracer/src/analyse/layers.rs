@@ -6,34 +6,39 @@
 //! the layer of the innermost frame that matches one of the layer's function patterns
 //! (stack membership). Both follow the same rule: the innermost layer wins.
 
-use crate::analyse::cpu;
 use crate::model::{FunctionRecord, LayerInfo, Snapshot, StackRecord, Stats};
+use crate::resolve::names::Pattern;
 
-/// Whether demangled `frame` matches profile `pattern` (globs `*`, alternatives `{a,b}`).
+/// Whether demangled `frame` matches profile `pattern` (globs, `{a,b}`, `ci:`; see
+/// `tracer::profile`).
 pub fn frame_matches(pattern: &str, frame: &str) -> bool {
-    expand_braces(pattern)
-        .iter()
-        .any(|p| cpu::matches_function(frame, p))
-}
-
-/// `A::{x,y}` -> [`A::x`, `A::y`]; one level of braces, which is what profiles use.
-fn expand_braces(pattern: &str) -> Vec<String> {
-    match (pattern.find('{'), pattern.find('}')) {
-        (Some(a), Some(b)) if a < b => pattern[a + 1..b]
-            .split(',')
-            .map(|alt| format!("{}{}{}", &pattern[..a], alt.trim(), &pattern[b + 1..]))
-            .collect(),
-        _ => vec![pattern.to_string()],
-    }
+    Pattern::parse(pattern).is_ok_and(|p| p.matches(frame))
 }
 
 /// The layer of the innermost frame of `stack` that belongs to a layer's functions.
 pub fn layer_by_membership<'a>(stack: &StackRecord, layers: &'a [LayerInfo]) -> Option<&'a str> {
-    stack.frames.iter().rev().find_map(|frame| {
-        layers
-            .iter()
-            .find(|l| l.functions.iter().any(|p| frame_matches(p, frame)))
-            .map(|l| l.name.as_str())
+    thread_local! {
+        /// Parsed patterns by text: a report matches thousands of frames against a few
+        /// dozen patterns.
+        static PATTERNS: std::cell::RefCell<std::collections::HashMap<String, Option<Pattern>>> =
+            Default::default();
+    }
+    PATTERNS.with(|cache| {
+        let mut cache = cache.borrow_mut();
+        stack.frames.iter().rev().find_map(|frame| {
+            layers
+                .iter()
+                .find(|l| {
+                    l.functions.iter().any(|text| {
+                        cache
+                            .entry(text.clone())
+                            .or_insert_with(|| Pattern::parse(text).ok())
+                            .as_ref()
+                            .is_some_and(|p| p.matches(frame))
+                    })
+                })
+                .map(|l| l.name.as_str())
+        })
     })
 }
 

@@ -1,0 +1,177 @@
+//! Layer profiles with uprobes, against the fixture's own counts: every probed method's call
+//! count equals what the node counted itself; a known 2 ms sleep in Persister::saveRaftState
+//! shows as a 2 ms p50; fsync/fdatasync land in the log & I/O layer and RPC sends in the
+//! network layer.
+
+mod common;
+
+use common::*;
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+use tracer::analyse::cpu::matches_function;
+use tracer::model::Snapshot;
+use tracer_test_support::{ClientMode, ClientOpts, Cluster, ClusterOpts, Fsync, GroundTruth};
+
+fn start_tracer(args: &[String]) -> Child {
+    let mut child = Command::new(tracer_bin())
+        .arg("run")
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start tracer");
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    loop {
+        let line = lines.next().expect("tracer exited before tracing").unwrap();
+        eprintln!("{line}");
+        if line.contains("tracer: tracing") {
+            break;
+        }
+    }
+    std::thread::spawn(move || lines.for_each(|l| eprintln!("{}", l.unwrap_or_default())));
+    child
+}
+
+fn wait(child: &mut Child, timeout: Duration) {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            assert!(st.success(), "tracer failed: {st}");
+            return;
+        }
+        assert!(Instant::now() < deadline, "tracer did not finish");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Traces a paused cluster from its first instruction to its exit, under client load.
+fn traced_run(
+    fsync: Fsync,
+    extra_node_args: &[&str],
+    tracer_args: &[&str],
+    ops: u64,
+) -> (Snapshot, Vec<GroundTruth>) {
+    require_root();
+    let out = tempfile::tempdir().unwrap();
+    let cluster = Cluster::start(ClusterOpts {
+        nodes: 3,
+        fsync,
+        start_paused: true,
+        extra_node_args: extra_node_args.iter().map(|s| s.to_string()).collect(),
+        ..ClusterOpts::default()
+    })
+    .unwrap();
+    let mut args: Vec<String> = vec!["-o".into(), out.path().display().to_string()];
+    args.extend(tracer_args.iter().map(|s| s.to_string()));
+    for p in cluster.pids() {
+        args.push("--pid".into());
+        args.push(p.to_string());
+    }
+    let mut tracer = start_tracer(&args);
+    cluster.resume().unwrap();
+    cluster.wait_for_leader(Duration::from_secs(10)).unwrap();
+    let report = cluster
+        .run_client(&ClientOpts {
+            threads: 2,
+            ops_per_thread: Some(ops),
+            duration: None,
+            mode: ClientMode::Put,
+            value_bytes: 0,
+        })
+        .unwrap();
+    assert!(report.ops > 0);
+    let truths = cluster.stop().unwrap();
+    wait(&mut tracer, Duration::from_secs(60));
+    (load_snapshot(out.path()), truths)
+}
+
+/// Entries tracer counted for `method` in process `pid` (over every symbol matching it).
+fn probed_entries(s: &Snapshot, pid: u32, method: &str) -> Option<u64> {
+    let rows: Vec<_> = s
+        .functions
+        .iter()
+        .filter(|f| f.pid == pid && matches_function(&f.function, method))
+        .collect();
+    (!rows.is_empty()).then(|| rows.iter().map(|f| f.entries).sum())
+}
+
+#[test]
+fn probed_call_counts_equal_ground_truth_and_layers_attribute_syscalls() {
+    let (snap, truths) = traced_run(
+        Fsync::Every,
+        &[],
+        &["--no-sample", "--probe-budget", "0"],
+        200,
+    );
+    assert_eq!(snap.attribution, "uprobes");
+    assert_eq!(snap.drops.values().sum::<u64>(), 0, "{:?}", snap.drops);
+    let probed: std::collections::BTreeSet<String> =
+        snap.functions.iter().map(|f| f.pattern.clone()).collect();
+    eprintln!("probed patterns: {probed:?}");
+    let mut checked = 0;
+    for t in &truths {
+        assert!(t.quiesced);
+        for (method, &expected) in &t.calls {
+            if let Some(got) = probed_entries(&snap, t.pid, method) {
+                assert_eq!(got, expected, "{method} on node {}", t.node_id);
+                checked += 1;
+            }
+        }
+    }
+    // The default profile probes most of the fixture's methods on every node.
+    assert!(
+        checked >= 3 * 6,
+        "only {checked} (node, method) pairs were probed"
+    );
+
+    // Syscalls inside layers.
+    let share = |name: &str, layer: &str| {
+        let (inside, all) = tracer::analyse::layers::syscall_share(&snap, name, layer, &[]);
+        eprintln!("{name}: {inside} of {all} in {layer}");
+        (inside, all)
+    };
+    let (inside, all) = share("fsync", "log_io");
+    assert!(
+        all > 0 && inside * 100 >= all * 99,
+        "fsync in log & I/O: {inside}/{all}"
+    );
+    // RPC sends: the hooked send() issues sendto inside MprpcChannel calls (client side) or
+    // inside the RPC server's reply path; the client side must be network.
+    let (inside, all) = share("sendto", "network");
+    assert!(
+        all > 0 && inside * 100 >= all * 50,
+        "sendto in network: {inside}/{all}"
+    );
+}
+
+#[test]
+fn persist_sleep_of_two_ms_shows_as_two_ms_p50() {
+    let (snap, _) = traced_run(
+        // No fsync: saveRaftState's own flush would add to the 2 ms.
+        Fsync::Off,
+        &["--persist-sleep-us", "2000"],
+        &["--no-sample", "--probe-budget", "0"],
+        30,
+    );
+    let save: Vec<_> = snap
+        .functions
+        .iter()
+        .filter(|f| matches_function(&f.function, "Persister::saveRaftState"))
+        .collect();
+    assert!(!save.is_empty(), "saveRaftState is probed");
+    let mut all = tracer::model::Stats {
+        scale: save[0].latency.scale,
+        ..Default::default()
+    };
+    for f in &save {
+        all.merge(&f.latency);
+    }
+    let p50 = all.quantile_ns(0.5) / 1e6;
+    eprintln!("saveRaftState: {} calls, p50 {p50:.3} ms", all.count);
+    assert!(all.count > 10);
+    assert!(
+        (p50 - 2.0).abs() <= 0.2,
+        "p50 {p50:.3} ms is within 10% of 2 ms"
+    );
+}
