@@ -178,11 +178,12 @@ fn render_layer(out: &mut String, layer: &Layer, res: &Resolution) {
         "\n== {} ({}) -> {}",
         layer.name, layer.title, layer.folder
     );
-    let listed = layer
-        .functions
-        .iter()
-        .map(|p| (p, ""))
-        .chain(layer.entry_only.iter().map(|p| (p, "  (entry only: counts, no latency)")));
+    let listed = layer.functions.iter().map(|p| (p, "")).chain(
+        layer
+            .entry_only
+            .iter()
+            .map(|p| (p, "  (entry only: counts, no latency)")),
+    );
     for (pattern, note) in listed {
         let _ = writeln!(out, "  {}{note}", pattern.text);
         let is_this = |l: &str, p: &str| l == layer.name && p == pattern.text;
