@@ -9,7 +9,7 @@ use aya_ebpf::{
     helpers::{bpf_get_attach_cookie, bpf_get_current_pid_tgid, bpf_ktime_get_ns},
     EbpfContext,
 };
-use tracer_common::{CallFrame, Drop, FuncKey, FuncStats, CALL_DEPTH};
+use tracer_common::{CallFrame, Drop, FuncKey, FuncStats, ThreadCalls, CALL_DEPTH};
 
 use crate::maps::{count_drop, FUNC_STATS, TARGETS, THREAD_CALLS, ZERO_CALLS, ZERO_FUNC};
 
@@ -108,13 +108,16 @@ pub fn on_entry<C: EbpfContext>(ctx: &C) {
 }
 
 /// Return of a probed function: pop its innermost active call and record the latency.
+///
+/// Only threads of traced processes have a `THREAD_CALLS` entry (made at their first probed
+/// entry), so that lookup is also the filter: one hash lookup fewer on the hottest path.
 pub fn on_return<C: EbpfContext>(ctx: &C) {
     let pid_tgid = bpf_get_current_pid_tgid();
-    let tgid = (pid_tgid >> 32) as u32;
-    if TARGETS.get_ptr(tgid).is_none() {
-        return;
-    }
     let tid = pid_tgid as u32;
+    let Some(calls) = THREAD_CALLS.get_ptr_mut(tid) else {
+        return;
+    };
+    let tgid = (pid_tgid >> 32) as u32;
     // SAFETY: see on_entry.
     let func = unsafe { bpf_get_attach_cookie(ctx.as_ptr()) } as u32;
     let now = unsafe { bpf_ktime_get_ns() };
@@ -123,35 +126,48 @@ pub fn on_return<C: EbpfContext>(ctx: &C) {
     };
     // SAFETY: per-CPU value.
     let stats = unsafe { &mut *stats };
-    let Some(calls) = THREAD_CALLS.get_ptr_mut(tid) else {
-        stats.unmatched_returns += 1;
-        return;
-    };
     // SAFETY: only this thread touches its own entry.
     let calls = unsafe { &mut *calls };
     let depth = calls.depth as usize;
     // Innermost matching call: correct for recursion; calls above it whose returns were never
-    // seen (a fiber switched away, longjmp) are dropped with it.
+    // seen (a fiber switched away, longjmp) are dropped with it. The common case, the call on
+    // top, is checked first.
+    let top = depth.wrapping_sub(1);
+    if let Some(frame) = calls.frames.get(top) {
+        if frame.func == func {
+            pop(calls, stats, top, now);
+            return;
+        }
+    }
     for i in (0..CALL_DEPTH).rev() {
-        if i >= depth {
+        if i >= top {
             continue;
         }
         let Some(frame) = calls.frames.get(i) else {
             break;
         };
         if frame.func == func {
-            let ns = now.saturating_sub(frame.start_ns);
-            calls.depth = i as u32;
-            stats.returns += 1;
-            stats.total_ns += ns;
-            if ns > stats.max_ns {
-                stats.max_ns = ns;
-            }
-            if let Some(slot) = stats.hist.get_mut(tracer_common::fine_bucket(ns)) {
-                *slot += 1;
-            }
+            pop(calls, stats, i, now);
             return;
         }
     }
     stats.unmatched_returns += 1;
+}
+
+/// Ends active call `i` (and every call above it) and records its latency.
+#[inline(always)]
+fn pop(calls: &mut ThreadCalls, stats: &mut FuncStats, i: usize, now: u64) {
+    let Some(frame) = calls.frames.get(i) else {
+        return;
+    };
+    let ns = now.saturating_sub(frame.start_ns);
+    calls.depth = i as u32;
+    stats.returns += 1;
+    stats.total_ns += ns;
+    if ns > stats.max_ns {
+        stats.max_ns = ns;
+    }
+    if let Some(slot) = stats.hist.get_mut(tracer_common::fine_bucket(ns)) {
+        *slot += 1;
+    }
 }

@@ -57,6 +57,8 @@ pub struct RunOutcome {
 
 /// How often the watcher looks for new and exited processes.
 const POLL: Duration = Duration::from_millis(50);
+/// How often `--comm` looks for new processes of that name.
+const COMM_RESCAN: Duration = Duration::from_millis(500);
 /// How often cached memory maps of live processes are refreshed for symbolisation.
 const MAP_REFRESH: Duration = Duration::from_secs(2);
 
@@ -144,8 +146,20 @@ pub fn run(opts: &RunOptions) -> Result<RunOutcome> {
     );
 
     let mut last_map_refresh = Instant::now();
+    let mut last_comm_scan = Instant::now();
     let mut budget = BudgetWatch::new();
     let stop = loop {
+        // `--comm NAME` also means processes of that name that start later (a restarted node).
+        if let TargetSpec::Comm(name) = &opts.target {
+            if last_comm_scan.elapsed() >= COMM_RESCAN {
+                for pid in procfs::pids_by_comm(name) {
+                    if !processes.contains_key(&pid) {
+                        attached.add_target(pid, pid, follow)?;
+                    }
+                }
+                last_comm_scan = Instant::now();
+            }
+        }
         if plan.uprobes {
             if let Some(limit) = plan.budget {
                 budget.check(&mut attached, &plan, limit, start)?;
@@ -173,7 +187,12 @@ pub fn run(opts: &RunOptions) -> Result<RunOutcome> {
         if stop_flag.load(Ordering::Relaxed) {
             break StopReason::Signal;
         }
-        if !processes.is_empty() && processes.values().all(|p| p.exited_at_s.is_some()) {
+        // With --comm, a node that exits may come back (restart): keep watching.
+        let waits_for_new = matches!(opts.target, TargetSpec::Comm(_));
+        if !waits_for_new
+            && !processes.is_empty()
+            && processes.values().all(|p| p.exited_at_s.is_some())
+        {
             // A forked child may be in TARGETS but not yet seen; look once more.
             if attached.targets()?.is_empty() {
                 break StopReason::AllExited;

@@ -151,8 +151,21 @@ fn persist_sleep_of_two_ms_shows_as_two_ms_p50() {
         // No fsync: saveRaftState's own flush would add to the 2 ms.
         Fsync::Off,
         &["--persist-sleep-us", "2000"],
-        &["--no-sample", "--probe-budget", "0"],
+        &[
+            "--no-sample",
+            "--probe-budget",
+            "0",
+            "--no-probe",
+            "Raft::doHeartBeat",
+        ],
         30,
+    );
+    assert!(
+        !snap
+            .functions
+            .iter()
+            .any(|f| matches_function(&f.function, "Raft::doHeartBeat")),
+        "--no-probe opts a function out"
     );
     let save: Vec<_> = snap
         .functions
@@ -174,4 +187,23 @@ fn persist_sleep_of_two_ms_shows_as_two_ms_p50() {
         (p50 - 2.0).abs() <= 0.2,
         "p50 {p50:.3} ms is within 10% of 2 ms"
     );
+}
+
+#[test]
+fn without_uprobes_layers_come_from_stack_membership() {
+    let (snap, _) = traced_run(Fsync::Batch, &[], &["--no-uprobes", "-F", "999"], 3000);
+    assert_eq!(snap.attribution, "stacks");
+    assert!(snap.functions.is_empty(), "nothing probed");
+    assert!(snap.syscalls.iter().all(|r| r.layer.is_none()));
+    let net = tracer::analyse::layers::cpu_share(&snap, "network", &[]);
+    let cons = tracer::analyse::layers::cpu_share(&snap, "consensus", &[]);
+    eprintln!(
+        "network {:.1}% consensus {:.1}% of samples",
+        net.pct, cons.pct
+    );
+    assert!(
+        net.samples > 0 && net.by_probe == 0,
+        "network by stack membership"
+    );
+    assert!(cons.samples > 0);
 }

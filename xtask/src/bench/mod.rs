@@ -3,6 +3,7 @@
 
 pub mod sampling;
 pub mod syscalls;
+pub mod uprobes;
 
 use anyhow::Result;
 
@@ -13,6 +14,8 @@ pub enum Suite {
     Syscalls,
     /// Cluster throughput under stack sampling: tracer at 99/999 Hz vs perf record -g.
     Sampling,
+    /// Cost of one probed call: tracer vs bpftrace uprobe+uretprobe.
+    Uprobes,
     /// Everything.
     All,
 }
@@ -20,6 +23,9 @@ pub enum Suite {
 pub fn run(suite: Suite, iters: u64, seconds: u64) -> Result<()> {
     if matches!(suite, Suite::Syscalls | Suite::All) {
         syscalls::run(iters)?;
+    }
+    if matches!(suite, Suite::Uprobes | Suite::All) {
+        uprobes::run(100_000)?;
     }
     if matches!(suite, Suite::Sampling | Suite::All) {
         sampling::run(seconds)?;

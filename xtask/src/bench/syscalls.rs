@@ -24,24 +24,24 @@ struct Mode {
 }
 
 /// How a mode runs the workload command.
-enum Wrap {
+pub(super) enum Wrap {
     /// As it is.
     Bare,
     /// After these arguments (`strace ... --`, `tracer run ... --`).
     Prefix(Vec<String>),
     /// As `bpftrace -e SCRIPT -c "CMD"`.
-    Bpftrace(&'static str),
+    Bpftrace(String),
 }
 
 impl Wrap {
-    fn argv(&self, workload: &[String]) -> Vec<String> {
+    pub(super) fn argv(&self, workload: &[String]) -> Vec<String> {
         match self {
             Wrap::Bare => workload.to_vec(),
             Wrap::Prefix(p) => p.iter().chain(workload).cloned().collect(),
             Wrap::Bpftrace(script) => vec![
                 "bpftrace".into(),
                 "-e".into(),
-                script.to_string(),
+                script.clone(),
                 "-c".into(),
                 workload.join(" "),
             ],
@@ -49,12 +49,12 @@ impl Wrap {
     }
 }
 
-fn strings(v: &[&str]) -> Vec<String> {
+pub(super) fn strings(v: &[&str]) -> Vec<String> {
     v.iter().map(|s| s.to_string()).collect()
 }
 
 /// Finds the workload's `{"ns_per_iter": ...}` line in a command's stdout.
-fn ns_per_iter(stdout: &str) -> Option<f64> {
+pub(super) fn ns_per_iter(stdout: &str) -> Option<f64> {
     stdout
         .lines()
         .filter_map(|l| serde_json::from_str::<Value>(l.trim()).ok())
@@ -86,7 +86,8 @@ pub fn run(iters: u64) -> Result<()> {
             name: "bpftrace count (sys_enter only)",
             iters,
             how: Wrap::Bpftrace(
-                "tracepoint:raw_syscalls:sys_enter /pid == cpid/ { @c[args->id] = count(); }",
+                "tracepoint:raw_syscalls:sys_enter /pid == cpid/ { @c[args->id] = count(); }"
+                    .into(),
             ),
         },
         Mode {
@@ -95,7 +96,8 @@ pub fn run(iters: u64) -> Result<()> {
             how: Wrap::Bpftrace(
                 "tracepoint:raw_syscalls:sys_enter /pid == cpid/ { @s[tid] = nsecs; } \
                  tracepoint:raw_syscalls:sys_exit /@s[tid]/ { \
-                 @h[args->id] = hist(nsecs - @s[tid]); delete(@s[tid]); }",
+                 @h[args->id] = hist(nsecs - @s[tid]); delete(@s[tid]); }"
+                    .into(),
             ),
         },
         Mode {
