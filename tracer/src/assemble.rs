@@ -21,6 +21,12 @@ pub fn build_profile(
     plan: &ProbePlan,
     symbolizer: &mut StackSymbolizer,
 ) -> CpuProfile {
+    symbolizer.prefetch(
+        samples
+            .iter()
+            .filter_map(|s| s.user_ips.as_deref().map(|ips| (s.tgid, ips))),
+        samples.iter().filter_map(|s| s.kernel_ips.as_deref()),
+    );
     let mut stacks: Vec<StackRecord> = Vec::with_capacity(samples.len());
     let mut index: HashMap<(u32, String, u32, Vec<String>), usize> = HashMap::new();
     for s in samples {

@@ -145,6 +145,10 @@ pub fn run(opts: &RunOptions) -> Result<RunOutcome> {
         opts.out_dir.display()
     );
 
+    let mut symbolizer = symbolizer;
+    if opts.sample_freq.is_some() {
+        symbolizer.warm_kernel();
+    }
     let mut last_map_refresh = Instant::now();
     let mut last_comm_scan = Instant::now();
     let mut budget = BudgetWatch::new();
@@ -210,7 +214,10 @@ pub fn run(opts: &RunOptions) -> Result<RunOutcome> {
     // Stop recording before reading, so the counters read agree with each other.
     attached.clear_targets()?;
     let kernel = collect::read(&attached)?;
-    drop(attached); // detach before writing files: the target should run untraced again.
+    let collected = Instant::now();
+    // Detach at once so the targets run untraced again, on a thread of its own: removing
+    // uprobes waits for the kernel (tens of ms each) and the session need not wait for it.
+    let detach = std::thread::spawn(move || drop(attached));
 
     for p in processes.values() {
         if let Some(t) = p.exited_at_s {
@@ -234,7 +241,6 @@ pub fn run(opts: &RunOptions) -> Result<RunOutcome> {
         notes.push(format!("the traced command exited with status {status}"));
     }
 
-    let mut symbolizer = symbolizer;
     let profile = opts.sample_freq.map(|freq| {
         assemble::build_profile(
             &kernel.samples,
@@ -255,10 +261,18 @@ pub fn run(opts: &RunOptions) -> Result<RunOutcome> {
         opts.invocation.clone(),
     );
     snapshot.profile = profile;
+    let assembled = Instant::now();
     session::save_snapshot(&snapshot, &opts.out_dir)?;
     session::render(&snapshot, &opts.out_dir)?;
+    let rendered = Instant::now();
+    let _ = detach.join();
     eprintln!(
-        "tracer: session written in {:.2} s after stop (collect, symbolise, render)",
+        "tracer: session written in {:.2} s after stop (collect {:.2} s, symbolise {:.2} s, \
+         render {:.2} s); programs detached after {:.2} s",
+        (rendered - stopped).as_secs_f64(),
+        (collected - stopped).as_secs_f64(),
+        (assembled - collected).as_secs_f64(),
+        (rendered - assembled).as_secs_f64(),
         stopped.elapsed().as_secs_f64()
     );
     Ok(RunOutcome {

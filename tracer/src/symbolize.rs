@@ -127,64 +127,123 @@ impl StackSymbolizer {
         }
     }
 
+    /// Loads the kernel's symbol table now (reading /proc/kallsyms costs the kernel ~1 s of
+    /// formatting), so that writing the session after stop does not wait for it.
+    pub fn warm_kernel(&mut self) {
+        let addr = std::fs::read_to_string("/proc/kallsyms")
+            .ok()
+            .and_then(|text| {
+                text.lines()
+                    .find(|l| l.ends_with(" do_syscall_64"))
+                    .and_then(|l| u64::from_str_radix(l.split(' ').next()?, 16).ok())
+            });
+        if let Some(a) = addr {
+            self.resolve_kernel(&[a]);
+        }
+    }
+
+    /// Symbolises every address of many stacks in one request per process and one for the
+    /// kernel: per-request costs (source setup, kallsyms lookups) dominate otherwise.
+    /// `user` holds (pid, leaf-first stack) pairs.
+    pub fn prefetch<'a>(
+        &mut self,
+        user: impl IntoIterator<Item = (u32, &'a [u64])>,
+        kernel: impl IntoIterator<Item = &'a [u64]>,
+    ) {
+        let mut by_pid: HashMap<u32, Vec<u64>> = HashMap::new();
+        for (pid, ips) in user {
+            by_pid.entry(pid).or_default().extend(lookup_addrs(ips));
+        }
+        for (pid, mut addrs) in by_pid {
+            addrs.sort_unstable();
+            addrs.dedup();
+            // Already leaf-adjusted: resolve them as leaves.
+            self.resolve_user(pid, &addrs);
+        }
+        let mut kaddrs: Vec<u64> = kernel.into_iter().flat_map(lookup_addrs).collect();
+        kaddrs.sort_unstable();
+        kaddrs.dedup();
+        self.resolve_kernel(&kaddrs);
+    }
+
     /// Names of a user stack of `pid`, leaf first (as the kernel records them).
     pub fn user_frames(&mut self, pid: u32, ips: &[u64]) -> Vec<String> {
-        let missing: Vec<u64> = lookup_addrs(ips)
-            .filter(|a| !self.user_cache.contains_key(&(pid, *a)))
-            .collect();
-        if !missing.is_empty() {
-            let mut src = source::Process::new(Pid::from(pid));
-            // Cached VMAs + symbolic paths keep working after the process exited.
-            src.map_files = false;
-            src.debug_syms = false;
-            src.perf_map = false;
-            let syms = self
-                .symbolizer
-                .symbolize(&source::Source::Process(src), Input::AbsAddr(&missing))
-                .unwrap_or_default();
-            for (i, a) in missing.into_iter().enumerate() {
-                let name = match syms.get(i) {
-                    Some(Symbolized::Sym(sym)) => sym.name.to_string(),
-                    // No symbol: name the library like perf does (`[libstdc++.so.6.0.30]`).
-                    _ => match self.module_of(pid, a) {
-                        Some((path, _)) => format!(
-                            "[{}]",
-                            path.file_name().unwrap_or_default().to_string_lossy()
-                        ),
-                        None => UNKNOWN.to_string(),
-                    },
-                };
-                self.user_cache.insert((pid, a), name);
-            }
-        }
-        lookup_addrs(ips)
-            .map(|a| self.user_cache[&(pid, a)].clone())
+        let addrs: Vec<u64> = lookup_addrs(ips).collect();
+        self.resolve_user(pid, &addrs);
+        addrs
+            .iter()
+            .map(|a| self.user_cache[&(pid, *a)].clone())
             .collect()
     }
 
     /// Names of a kernel stack, leaf first, each with the `_[k]` suffix.
     pub fn kernel_frames(&mut self, ips: &[u64]) -> Vec<String> {
-        let missing: Vec<u64> = lookup_addrs(ips)
+        let addrs: Vec<u64> = lookup_addrs(ips).collect();
+        self.resolve_kernel(&addrs);
+        addrs
+            .iter()
+            .map(|a| format!("{}{KERNEL_SUFFIX}", self.kernel_cache[a]))
+            .collect()
+    }
+
+    /// Resolves (already leaf-adjusted) user addresses of `pid` that are not cached yet.
+    fn resolve_user(&mut self, pid: u32, addrs: &[u64]) {
+        let missing: Vec<u64> = addrs
+            .iter()
+            .copied()
+            .filter(|a| !self.user_cache.contains_key(&(pid, *a)))
+            .collect();
+        if missing.is_empty() {
+            return;
+        }
+        let mut src = source::Process::new(Pid::from(pid));
+        // Cached VMAs + symbolic paths keep working after the process exited.
+        src.map_files = false;
+        src.debug_syms = false;
+        src.perf_map = false;
+        let syms = self
+            .symbolizer
+            .symbolize(&source::Source::Process(src), Input::AbsAddr(&missing))
+            .unwrap_or_default();
+        for (i, a) in missing.into_iter().enumerate() {
+            let name = match syms.get(i) {
+                Some(Symbolized::Sym(sym)) => sym.name.to_string(),
+                // No symbol: name the library like perf does (`[libstdc++.so.6.0.30]`).
+                _ => match self.module_of(pid, a) {
+                    Some((path, _)) => format!(
+                        "[{}]",
+                        path.file_name().unwrap_or_default().to_string_lossy()
+                    ),
+                    None => UNKNOWN.to_string(),
+                },
+            };
+            self.user_cache.insert((pid, a), name);
+        }
+    }
+
+    /// Resolves (already leaf-adjusted) kernel addresses that are not cached yet.
+    fn resolve_kernel(&mut self, addrs: &[u64]) {
+        let missing: Vec<u64> = addrs
+            .iter()
+            .copied()
             .filter(|a| !self.kernel_cache.contains_key(a))
             .collect();
-        if !missing.is_empty() {
-            let src = source::Kernel {
-                vmlinux: MaybeDefault::None,
-                debug_syms: false,
-                ..Default::default()
-            };
-            let names = self
-                .symbolizer
-                .symbolize(&source::Source::Kernel(src), Input::AbsAddr(&missing))
-                .map(|syms| syms.iter().map(name_of).collect::<Vec<_>>())
-                .unwrap_or_else(|_| vec![UNKNOWN.to_string(); missing.len()]);
-            for (a, n) in missing.into_iter().zip(names) {
-                self.kernel_cache.insert(a, n);
-            }
+        if missing.is_empty() {
+            return;
         }
-        lookup_addrs(ips)
-            .map(|a| format!("{}{KERNEL_SUFFIX}", self.kernel_cache[&a]))
-            .collect()
+        let src = source::Kernel {
+            vmlinux: MaybeDefault::None,
+            debug_syms: false,
+            ..Default::default()
+        };
+        let names = self
+            .symbolizer
+            .symbolize(&source::Source::Kernel(src), Input::AbsAddr(&missing))
+            .map(|syms| syms.iter().map(name_of).collect::<Vec<_>>())
+            .unwrap_or_else(|_| vec![UNKNOWN.to_string(); missing.len()]);
+        for (a, n) in missing.into_iter().zip(names) {
+            self.kernel_cache.insert(a, n);
+        }
     }
 }
 

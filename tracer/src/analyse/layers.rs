@@ -17,29 +17,45 @@ pub fn frame_matches(pattern: &str, frame: &str) -> bool {
 
 /// The layer of the innermost frame of `stack` that belongs to a layer's functions.
 pub fn layer_by_membership<'a>(stack: &StackRecord, layers: &'a [LayerInfo]) -> Option<&'a str> {
+    stack
+        .frames
+        .iter()
+        .rev()
+        .find_map(|frame| frame_layer(frame, layers))
+        .and_then(|i| layers.get(i))
+        .map(|l| l.name.as_str())
+}
+
+/// Index of the first layer one of whose patterns matches `frame`. Pattern matching parses
+/// demangled names, and a report asks about the same few thousand frames for every stack and
+/// every layer, so answers are cached per (set of layers, frame).
+fn frame_layer(frame: &str, layers: &[LayerInfo]) -> Option<usize> {
+    type Cache = std::collections::HashMap<(u64, String), Option<usize>>;
     thread_local! {
-        /// Parsed patterns by text: a report matches thousands of frames against a few
-        /// dozen patterns.
-        static PATTERNS: std::cell::RefCell<std::collections::HashMap<String, Option<Pattern>>> =
-            Default::default();
+        static ANSWERS: std::cell::RefCell<Cache> = Default::default();
     }
-    PATTERNS.with(|cache| {
-        let mut cache = cache.borrow_mut();
-        stack.frames.iter().rev().find_map(|frame| {
-            layers
-                .iter()
-                .find(|l| {
-                    l.functions.iter().any(|text| {
-                        cache
-                            .entry(text.clone())
-                            .or_insert_with(|| Pattern::parse(text).ok())
-                            .as_ref()
-                            .is_some_and(|p| p.matches(frame))
-                    })
-                })
-                .map(|l| l.name.as_str())
-        })
-    })
+    let key = (layers_fingerprint(layers), frame.to_string());
+    if let Some(hit) = ANSWERS.with(|c| c.borrow().get(&key).copied()) {
+        return hit;
+    }
+    let answer = layers.iter().position(|l| {
+        l.functions
+            .iter()
+            .any(|text| Pattern::parse(text).is_ok_and(|p| p.matches(frame)))
+    });
+    ANSWERS.with(|c| c.borrow_mut().insert(key, answer));
+    answer
+}
+
+/// A hash of the layers' names and patterns: cached answers of one profile never serve another.
+fn layers_fingerprint(layers: &[LayerInfo]) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    for l in layers {
+        l.name.hash(&mut h);
+        l.functions.hash(&mut h);
+    }
+    h.finish()
 }
 
 /// How a sample got its layer.

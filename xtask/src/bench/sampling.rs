@@ -23,9 +23,8 @@ type Measured = (Mode, Vec<f64>, Vec<f64>, Vec<String>);
 #[derive(Clone, Copy, PartialEq)]
 enum Mode {
     Untraced,
-    Tracer(u32),
-    /// tracer with `--no-sample`: syscall accounting only.
-    TracerSyscallsOnly,
+    /// `tracer run` with these extra arguments.
+    Tracer(&'static [&'static str]),
     Perf(u32),
 }
 
@@ -33,8 +32,8 @@ impl Mode {
     fn name(self) -> String {
         match self {
             Mode::Untraced => "untraced".into(),
-            Mode::Tracer(f) => format!("tracer run -F {f}"),
-            Mode::TracerSyscallsOnly => "tracer run --no-sample".into(),
+            Mode::Tracer(args) if args.is_empty() => "tracer run (default)".into(),
+            Mode::Tracer(args) => format!("tracer run {}", args.join(" ")),
             Mode::Perf(f) => format!("perf record -F {f} -g"),
         }
     }
@@ -55,13 +54,9 @@ fn start(
 ) -> Result<Option<Observer>> {
     match mode {
         Mode::Untraced => Ok(None),
-        Mode::Tracer(_) | Mode::TracerSyscallsOnly => {
+        Mode::Tracer(args) => {
             let mut cmd = Command::new(tracer);
-            match mode {
-                Mode::Tracer(freq) => cmd.args(["run", "-F", &freq.to_string()]),
-                _ => cmd.args(["run", "--no-sample"]),
-            };
-            cmd.arg("-o").arg(out);
+            cmd.arg("run").args(args).arg("-o").arg(out);
             for p in pids {
                 cmd.args(["--pid", &p.to_string()]);
             }
@@ -142,9 +137,10 @@ pub fn run(seconds: u64) -> Result<()> {
     let pids = cluster.pids();
     let modes = [
         Mode::Untraced,
-        Mode::TracerSyscallsOnly,
-        Mode::Tracer(99),
-        Mode::Tracer(999),
+        Mode::Tracer(&[]),
+        Mode::Tracer(&["--no-uprobes"]),
+        Mode::Tracer(&["--no-uprobes", "--no-sample"]),
+        Mode::Tracer(&["--no-uprobes", "-F", "999"]),
         Mode::Perf(999),
     ];
     let mut results: Vec<Measured> = modes.iter().map(|&m| (m, vec![], vec![], vec![])).collect();
