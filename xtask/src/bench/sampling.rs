@@ -32,7 +32,7 @@ impl Mode {
     fn name(self) -> String {
         match self {
             Mode::Untraced => "untraced".into(),
-            Mode::Tracer(args) if args.is_empty() => "tracer run (default)".into(),
+            Mode::Tracer([]) => "tracer run (default)".into(),
             Mode::Tracer(args) => format!("tracer run {}", args.join(" ")),
             Mode::Perf(f) => format!("perf record -F {f} -g"),
         }
