@@ -165,6 +165,9 @@ pub fn build_snapshot(
         })
         .collect();
     Snapshot {
+        roles: Vec::new(),
+        offcpu: Vec::new(),
+        disk: None,
         layers: plan.layers.clone(),
         attribution: plan.attribution().to_string(),
         functions,

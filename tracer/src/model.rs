@@ -36,6 +36,15 @@ pub struct Snapshot {
     /// Probed functions: calls and latency per process.
     #[serde(default)]
     pub functions: Vec<FunctionRecord>,
+    /// Leader/follower per node over time (from the profile's `[roles]` functions).
+    #[serde(default)]
+    pub roles: Vec<NodeRoles>,
+    /// Time threads spent off CPU (blocked), by stack and reason.
+    #[serde(default)]
+    pub offcpu: Vec<OffCpuRecord>,
+    /// Block devices, per-process I/O and data directories.
+    #[serde(default)]
+    pub disk: Option<DiskReport>,
     /// Things the user must know about this run (processes that exited, unknown fds, ...).
     pub notes: Vec<String>,
 }
@@ -278,6 +287,126 @@ pub struct StackRecord {
     /// are missing. Stacks that end in libc/libstdc++ (Debian builds them without frame
     /// pointers) are not truncated: the program's own frames are all there.
     pub user_truncated: bool,
+}
+
+/// The roles of one node over the run.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct NodeRoles {
+    pub pid: u32,
+    /// Consecutive spans, in time order: `leader` while the node called a leader-only function
+    /// (e.g. `Raft::doHeartBeat`) in the poll window, `follower` otherwise.
+    pub spans: Vec<RoleSpan>,
+    /// Calls per second of the heartbeat function while leader (None if never leader).
+    pub heartbeat_per_s: Option<f64>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RoleSpan {
+    pub role: String,
+    pub from_s: f64,
+    pub to_s: f64,
+}
+
+impl NodeRoles {
+    /// The role at the end of the run (or when the node exited).
+    pub fn final_role(&self) -> Option<&str> {
+        self.spans.last().map(|s| s.role.as_str())
+    }
+}
+
+/// Time threads spent blocked (off CPU), aggregated by where and why.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OffCpuRecord {
+    pub pid: u32,
+    pub thread: String,
+    /// Root first, like `StackRecord::frames` (kernel frames end in `_[k]`): where the thread
+    /// blocked.
+    pub frames: Vec<String>,
+    /// Layer of the thread's innermost probed call when it blocked.
+    pub layer: Option<String>,
+    /// `futex` (lock or condition waits), another syscall's name (blocked in it), or
+    /// `preempted` (runnable, waiting for a CPU).
+    pub reason: String,
+    pub total_ns: u64,
+    /// Times the thread blocked here.
+    pub count: u64,
+}
+
+/// Disk figures of the run: the iostat, iotop and `du` views of the original script.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct DiskReport {
+    pub devices: Vec<DeviceStats>,
+    pub processes: Vec<ProcessIo>,
+    pub data_dirs: Vec<DataDir>,
+}
+
+/// One block device over the run, from /proc/diskstats deltas (what `iostat -x` computes) and
+/// block tracepoints (request latency).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct DeviceStats {
+    pub name: String,
+    pub duration_s: f64,
+    pub reads: u64,
+    pub writes: u64,
+    pub read_bytes: u64,
+    pub write_bytes: u64,
+    /// Milliseconds spent on reads / writes (diskstats fields 4 and 8): await = ms / requests.
+    pub read_ms: u64,
+    pub write_ms: u64,
+    /// Milliseconds the device was busy (field 10): %util = io_ms / duration.
+    pub io_ms: u64,
+    pub flushes: u64,
+    /// Issue-to-completion latency of block requests (block tracepoints), when available.
+    pub request_latency: Option<Stats>,
+}
+
+impl DeviceStats {
+    pub fn r_per_s(&self) -> f64 {
+        self.reads as f64 / self.duration_s.max(1e-9)
+    }
+    pub fn w_per_s(&self) -> f64 {
+        self.writes as f64 / self.duration_s.max(1e-9)
+    }
+    pub fn read_kb_per_s(&self) -> f64 {
+        self.read_bytes as f64 / 1024.0 / self.duration_s.max(1e-9)
+    }
+    pub fn write_kb_per_s(&self) -> f64 {
+        self.write_bytes as f64 / 1024.0 / self.duration_s.max(1e-9)
+    }
+    /// Mean time per request, queueing included (iostat's await), ms.
+    pub fn await_ms(&self) -> f64 {
+        let n = self.reads + self.writes;
+        if n == 0 {
+            0.0
+        } else {
+            (self.read_ms + self.write_ms) as f64 / n as f64
+        }
+    }
+    pub fn util_pct(&self) -> f64 {
+        100.0 * self.io_ms as f64 / (self.duration_s * 1000.0).max(1e-9)
+    }
+}
+
+/// Bytes a process read and wrote over the run (/proc/PID/io deltas: what iotop shows).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ProcessIo {
+    pub pid: u32,
+    /// Bytes that reached (or came from) the storage layer.
+    pub read_bytes: u64,
+    pub write_bytes: u64,
+    /// Bytes passed to read/write syscalls of any kind (rchar/wchar).
+    pub rchar: u64,
+    pub wchar: u64,
+}
+
+/// A directory a node keeps its files in, before and after the run (`du`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct DataDir {
+    pub pid: u32,
+    pub path: String,
+    /// None when the directory was only discovered during the run.
+    pub bytes_before: Option<u64>,
+    pub bytes_after: u64,
 }
 
 /// Suffix of kernel frames in `StackRecord::frames`.
