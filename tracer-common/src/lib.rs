@@ -255,6 +255,55 @@ pub struct FuncStats {
     pub hist: [u64; FINE_BUCKETS],
 }
 
+/// Distinct off-CPU keys (process, thread name, stacks, layer, reason).
+pub const MAX_OFFCPU_KEYS: u32 = 32768;
+/// Block requests in flight at once (issue recorded, completion not yet seen).
+pub const MAX_BLOCK_INFLIGHT: u32 = 16384;
+/// Block devices tracked.
+pub const MAX_BLOCK_DEVS: u32 = 64;
+
+/// `OffCpuKey::reason` for a thread that blocked outside any syscall (page fault, ...).
+pub const OFFCPU_NO_SYSCALL: u32 = 0xffff_ffff;
+
+/// Key of `OFFCPU`: where and why threads of a traced process blocked.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct OffCpuKey {
+    pub tgid: u32,
+    pub user_stack: i32,
+    pub kernel_stack: i32,
+    pub layer: u32,
+    /// The syscall the thread blocked in (202 = futex), or `OFFCPU_NO_SYSCALL`.
+    pub reason: u32,
+    pub _pad: u32,
+    pub comm: [u8; 16],
+}
+
+/// Value of `OFFCPU`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct OffCpuValue {
+    pub total_ns: u64,
+    pub count: u64,
+}
+
+/// Value of `OFFCPU_START`, keyed by thread id: the thread blocked at `start_ns` here.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct OffCpuStart {
+    pub start_ns: u64,
+    pub key: OffCpuKey,
+}
+
+/// Key of `BLOCK_INFLIGHT`: a block request.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct BlockReq {
+    pub dev: u32,
+    pub _pad: u32,
+    pub sector: u64,
+}
+
 /// Reasons the kernel side could not record something, indexes into the `DROPS` array.
 /// Every one of them is shown to the user.
 #[repr(u32)]
@@ -286,10 +335,14 @@ pub enum Drop {
     FuncMapFull = 10,
     /// `THREAD_CALLS` was full: a thread's probed calls are counted but not timed.
     ThreadMapFull = 11,
+    /// `OFFCPU` or `OFFCPU_START` was full: a blocked interval went unrecorded.
+    OffCpuMapFull = 12,
+    /// `BLOCK_INFLIGHT` or `BLOCK_LATENCY` was full: a block request's latency went unrecorded.
+    BlockMapFull = 13,
 }
 
 /// Number of [`Drop`] reasons (length of the `DROPS` array).
-pub const DROP_REASONS: u32 = 12;
+pub const DROP_REASONS: u32 = 14;
 
 /// Names of [`Drop`] reasons, indexed by their value, as shown in reports.
 pub const DROP_NAMES: [&str; DROP_REASONS as usize] = [
@@ -305,6 +358,8 @@ pub const DROP_NAMES: [&str; DROP_REASONS as usize] = [
     "call_depth_exceeded",
     "func_map_full",
     "thread_map_full",
+    "offcpu_map_full",
+    "block_map_full",
 ];
 
 /// Value of `TARGETS`: why this process is traced.
@@ -333,6 +388,9 @@ mod pod {
     unsafe impl aya::Pod for FuncKey {}
     unsafe impl aya::Pod for FuncStats {}
     unsafe impl aya::Pod for ThreadCalls {}
+    unsafe impl aya::Pod for OffCpuKey {}
+    unsafe impl aya::Pod for OffCpuValue {}
+    unsafe impl aya::Pod for BlockReq {}
 }
 
 /// x86-64 syscall numbers the kernel side treats specially, and per-syscall properties as

@@ -4,10 +4,12 @@
 #![no_std]
 #![no_main]
 
+mod block;
 mod calls;
 mod fds;
 mod hist;
 mod maps;
+mod offcpu;
 mod sampling;
 mod syscalls;
 mod targets;
@@ -43,6 +45,27 @@ pub fn task_newtask(ctx: TracePointContext) -> u32 {
 #[tracepoint]
 pub fn sched_process_exit(ctx: TracePointContext) -> u32 {
     targets::on_exit(&ctx);
+    0
+}
+
+/// `sched:sched_switch`: off-CPU time of traced threads.
+#[tracepoint]
+pub fn sched_switch(ctx: TracePointContext) -> u32 {
+    offcpu::on_switch(&ctx);
+    0
+}
+
+/// `block:block_rq_issue`: a block request goes to the device.
+#[tracepoint]
+pub fn block_rq_issue(ctx: TracePointContext) -> u32 {
+    block::on_issue(&ctx);
+    0
+}
+
+/// `block:block_rq_complete`: the device completed it.
+#[tracepoint]
+pub fn block_rq_complete(ctx: TracePointContext) -> u32 {
+    block::on_complete(&ctx);
     0
 }
 

@@ -7,10 +7,11 @@ use aya_ebpf::{
     maps::{HashMap, PerCpuArray, PerCpuHashMap},
 };
 use tracer_common::{
-    Drop, FdInfo, FdKey, FileKey, FuncKey, FuncStats, Inflight, PathBuf, SampleKey, SyscallKey,
-    SyscallStats, TargetInfo, ThreadCalls, DROP_REASONS, MAX_FDS, MAX_FILE_KEYS, MAX_FUNC_KEYS,
-    MAX_PATHS, MAX_SAMPLE_KEYS, MAX_STACKS, MAX_SYSCALL_KEYS, MAX_TARGETS, MAX_THREADS,
-    STACK_DEPTH,
+    BlockReq, Drop, FdInfo, FdKey, FileKey, FuncKey, FuncStats, Inflight, OffCpuKey, OffCpuStart,
+    OffCpuValue, PathBuf, SampleKey, SyscallKey, SyscallStats, TargetInfo, ThreadCalls,
+    DROP_REASONS, MAX_BLOCK_DEVS, MAX_BLOCK_INFLIGHT, MAX_FDS, MAX_FILE_KEYS, MAX_FUNC_KEYS,
+    MAX_OFFCPU_KEYS, MAX_PATHS, MAX_SAMPLE_KEYS, MAX_STACKS, MAX_SYSCALL_KEYS, MAX_TARGETS,
+    MAX_THREADS, STACK_DEPTH,
 };
 
 /// tgid -> why it is traced. Written by user space at attach and by `task_newtask` on fork.
@@ -70,6 +71,26 @@ pub static THREAD_CALLS: HashMap<u32, ThreadCalls> = HashMap::with_max_entries(M
 pub static ZERO_FUNC: PerCpuArray<FuncStats> = PerCpuArray::with_max_entries(1, 0);
 #[map]
 pub static ZERO_CALLS: PerCpuArray<ThreadCalls> = PerCpuArray::with_max_entries(1, 0);
+
+/// Blocked time of traced threads by (process, thread name, stacks, layer, reason).
+#[map]
+pub static OFFCPU: PerCpuHashMap<OffCpuKey, OffCpuValue> =
+    PerCpuHashMap::with_max_entries(MAX_OFFCPU_KEYS, 0);
+
+/// Thread id -> when and where it blocked. Entries die when it runs again or exits.
+#[map]
+pub static OFFCPU_START: HashMap<u32, OffCpuStart> = HashMap::with_max_entries(MAX_THREADS, 0);
+
+/// Block request -> issue time (ns).
+#[map]
+pub static BLOCK_INFLIGHT: HashMap<BlockReq, u64> =
+    HashMap::with_max_entries(MAX_BLOCK_INFLIGHT, 0);
+
+/// Device -> issue-to-completion latency of its block requests (all processes: completions
+/// are asynchronous, so they cannot be charged to one).
+#[map]
+pub static BLOCK_LATENCY: PerCpuHashMap<u32, SyscallStats> =
+    PerCpuHashMap::with_max_entries(MAX_BLOCK_DEVS, 0);
 
 /// Counters of what could not be recorded, indexed by `tracer_common::Drop`.
 #[map]

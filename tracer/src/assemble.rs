@@ -4,10 +4,10 @@
 
 use std::collections::HashMap;
 
-use crate::collect::{KernelData, RawSample};
+use crate::collect::{KernelData, RawOffCpu, RawSample};
 use crate::model::{
-    syscall_name, CpuProfile, FileRecord, FunctionRecord, ProcessInfo, Snapshot, StackRecord,
-    SyscallRecord, SNAPSHOT_SCHEMA_VERSION,
+    syscall_name, CpuProfile, FileRecord, FunctionRecord, OffCpuRecord, ProcessInfo, Snapshot,
+    StackRecord, SyscallRecord, SNAPSHOT_SCHEMA_VERSION,
 };
 use crate::probe_plan::{Detached, ProbePlan};
 use crate::procfs;
@@ -71,6 +71,59 @@ pub fn build_profile(
         samples: samples_taken,
         stacks,
     }
+}
+
+/// Symbolises blocked-time records (frames root first, kernel on top, like samples).
+pub fn build_offcpu(
+    raw: &[RawOffCpu],
+    plan: &ProbePlan,
+    symbolizer: &mut StackSymbolizer,
+) -> Vec<OffCpuRecord> {
+    symbolizer.prefetch(
+        raw.iter()
+            .filter_map(|s| s.user_ips.as_deref().map(|ips| (s.tgid, ips))),
+        raw.iter().filter_map(|s| s.kernel_ips.as_deref()),
+    );
+    let mut out: Vec<OffCpuRecord> = Vec::new();
+    let mut index: HashMap<(u32, String, u32, u32, Vec<String>), usize> = HashMap::new();
+    for r in raw {
+        let mut frames = Vec::new();
+        if let Some(ips) = &r.user_ips {
+            let mut user = symbolizer.user_frames(r.tgid, ips);
+            user.reverse();
+            frames.extend(user);
+        }
+        if let Some(ips) = &r.kernel_ips {
+            let mut kernel = symbolizer.kernel_frames(ips);
+            kernel.reverse();
+            frames.extend(kernel);
+        }
+        let key = (r.tgid, r.thread.clone(), r.layer, r.reason, frames);
+        match index.get(&key) {
+            Some(&i) => {
+                out[i].total_ns += r.total_ns;
+                out[i].count += r.count;
+            }
+            None => {
+                index.insert(key.clone(), out.len());
+                out.push(OffCpuRecord {
+                    pid: r.tgid,
+                    thread: key.1,
+                    frames: key.4,
+                    layer: plan.layer_name(r.layer),
+                    reason: if r.reason == tracer_common::OFFCPU_NO_SYSCALL {
+                        "no syscall".to_string()
+                    } else {
+                        syscall_name(r.reason)
+                    },
+                    total_ns: r.total_ns,
+                    count: r.count,
+                });
+            }
+        }
+    }
+    out.sort_by_key(|r| std::cmp::Reverse(r.total_ns));
+    out
 }
 
 /// Joins kernel aggregates with what user space knows about the processes.

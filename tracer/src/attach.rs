@@ -22,6 +22,9 @@ const TRACEPOINTS: &[(&str, &str, &str)] = &[
     ("sys_exit", "raw_syscalls", "sys_exit"),
     ("task_newtask", "task", "task_newtask"),
     ("sched_process_exit", "sched", "sched_process_exit"),
+    ("sched_switch", "sched", "sched_switch"),
+    ("block_rq_issue", "block", "block_rq_issue"),
+    ("block_rq_complete", "block", "block_rq_complete"),
 ];
 
 /// tracer's programs, loaded and attached.
@@ -145,6 +148,23 @@ impl Attached {
             program.detach(link)?;
         }
         Ok(())
+    }
+
+    /// Entries so far of the functions `funcs`, per process.
+    pub fn function_entries_per_process(
+        &self,
+        funcs: &[u32],
+    ) -> Result<std::collections::HashMap<u32, u64>> {
+        let map: aya::maps::PerCpuHashMap<_, tracer_common::FuncKey, tracer_common::FuncStats> =
+            aya::maps::PerCpuHashMap::try_from(self.map("FUNC_STATS")?)?;
+        let mut out = std::collections::HashMap::new();
+        for item in map.iter() {
+            let (key, values) = item?;
+            if funcs.contains(&key.func) {
+                *out.entry(key.tgid).or_insert(0) += values.iter().map(|v| v.entries).sum::<u64>();
+            }
+        }
+        Ok(out)
     }
 
     /// Entries so far per probed function id, over all traced processes.

@@ -4,8 +4,8 @@ use anyhow::Result;
 use aya::maps::{HashMap as BpfHashMap, PerCpuArray, PerCpuHashMap, StackTraceMap};
 use std::collections::{BTreeMap, HashMap};
 use tracer_common::{
-    FileKey, FuncKey, FuncStats, PathBuf as BpfPath, SampleKey, SyscallKey, SyscallStats,
-    DROP_NAMES, DROP_REASONS,
+    FileKey, FuncKey, FuncStats, OffCpuKey, OffCpuValue, PathBuf as BpfPath, SampleKey, SyscallKey,
+    SyscallStats, DROP_NAMES, DROP_REASONS,
 };
 
 use crate::attach::Attached;
@@ -25,6 +25,23 @@ pub struct KernelData {
     /// Samples taken in traced processes (recorded or not).
     pub samples_taken: u64,
     pub samples: Vec<RawSample>,
+    pub offcpu: Vec<RawOffCpu>,
+    /// Block-request latency per kernel dev_t.
+    pub block_latency: Vec<(u32, Stats)>,
+}
+
+/// Blocked time at one place (stacks leaf first).
+#[derive(Debug, Clone)]
+pub struct RawOffCpu {
+    pub tgid: u32,
+    pub thread: String,
+    pub layer: u32,
+    /// Syscall number, or `tracer_common::OFFCPU_NO_SYSCALL`.
+    pub reason: u32,
+    pub user_ips: Option<Vec<u64>>,
+    pub kernel_ips: Option<Vec<u64>>,
+    pub total_ns: u64,
+    pub count: u64,
 }
 
 /// Calls of one probed function in one process.
@@ -121,7 +138,18 @@ pub fn read(attached: &Attached) -> Result<KernelData> {
     }
     read_samples(attached, &mut data)?;
     read_functions(attached, &mut data)?;
+    read_block(attached, &mut data)?;
     Ok(data)
+}
+
+fn read_block(attached: &Attached, data: &mut KernelData) -> Result<()> {
+    let lat: PerCpuHashMap<_, u32, SyscallStats> =
+        PerCpuHashMap::try_from(attached.map("BLOCK_LATENCY")?)?;
+    for item in lat.iter() {
+        let (dev, values) = item?;
+        data.block_latency.push((dev, sum_per_cpu(values.iter())));
+    }
+    Ok(())
 }
 
 fn read_functions(attached: &Attached, data: &mut KernelData) -> Result<()> {
@@ -182,6 +210,22 @@ fn read_samples(attached: &Attached, data: &mut KernelData) -> Result<()> {
             })
             .clone()
     };
+    let offcpu: PerCpuHashMap<_, OffCpuKey, OffCpuValue> =
+        PerCpuHashMap::try_from(attached.map("OFFCPU")?)?;
+    for item in offcpu.iter() {
+        let (key, values) = item?;
+        let end = key.comm.iter().position(|&b| b == 0).unwrap_or(16);
+        data.offcpu.push(RawOffCpu {
+            tgid: key.tgid,
+            thread: String::from_utf8_lossy(&key.comm[..end]).into_owned(),
+            layer: key.layer,
+            reason: key.reason,
+            user_ips: stack(key.user_stack),
+            kernel_ips: stack(key.kernel_stack),
+            total_ns: values.iter().map(|v| v.total_ns).sum(),
+            count: values.iter().map(|v| v.count).sum(),
+        });
+    }
     for item in samples.iter() {
         let (key, counts) = item?;
         let end = key.comm.iter().position(|&b| b == 0).unwrap_or(16);

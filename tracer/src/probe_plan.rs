@@ -33,6 +33,11 @@ pub struct ProbePlan {
     pub budget: Option<u64>,
     /// Resolution warnings (patterns matching nothing, stripped binaries), shown in the report.
     pub warnings: Vec<String>,
+    /// Probes of the profile's `[roles] leader_if_calls` functions: a node calling them is the
+    /// leader. They are exempt from the probe budget (roles depend on them).
+    pub role_funcs: Vec<u32>,
+    /// Probes of the first `leader_if_calls` pattern (the heartbeat), for its frequency.
+    pub heartbeat_funcs: Vec<u32>,
 }
 
 /// A function whose probes were removed during the run because it was too hot.
@@ -132,6 +137,17 @@ pub fn plan(
         }
     }
     let uprobes = uprobes && !probes.is_empty();
+    let matching = |pats: &[crate::resolve::names::Pattern]| -> Vec<u32> {
+        probes
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| pats.iter().any(|pat| pat.matches(&p.demangled)))
+            .map(|(i, _)| i as u32)
+            .collect()
+    };
+    let role_funcs = matching(&profile.roles.leader_if_calls);
+    let heartbeat_funcs =
+        matching(&profile.roles.leader_if_calls[..profile.roles.leader_if_calls.len().min(1)]);
     Ok((
         ProbePlan {
             layers,
@@ -139,6 +155,8 @@ pub fn plan(
             uprobes,
             budget,
             warnings: warnings.clone(),
+            role_funcs,
+            heartbeat_funcs,
         },
         warnings,
     ))

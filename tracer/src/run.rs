@@ -18,6 +18,7 @@ use crate::probe_plan::ProbePlan;
 use crate::procfs;
 use crate::symbolize::StackSymbolizer;
 use crate::target::{self, HeldChild, TargetSpec};
+use crate::watch::{disk::DiskWatch, roles::RoleWatch};
 
 /// Everything `tracer run` was asked to do.
 #[derive(Clone, Debug)]
@@ -152,6 +153,8 @@ pub fn run(opts: &RunOptions) -> Result<RunOutcome> {
     let mut last_map_refresh = Instant::now();
     let mut last_comm_scan = Instant::now();
     let mut budget = BudgetWatch::new();
+    let mut disk = DiskWatch::start();
+    let mut roles = RoleWatch::new();
     let stop = loop {
         // `--comm NAME` also means processes of that name that start later (a restarted node).
         if let TargetSpec::Comm(name) = &opts.target {
@@ -169,14 +172,18 @@ pub fn run(opts: &RunOptions) -> Result<RunOutcome> {
                 budget.check(&mut attached, &plan, limit, start)?;
             }
         }
-        discover(&mut attached, &mut processes, &symbolizer)?;
+        for pid in discover(&mut attached, &mut processes, &symbolizer)? {
+            disk.on_process(pid);
+        }
         // Processes may map libraries late (dlopen): refresh the cached maps now and then.
         if last_map_refresh.elapsed() >= MAP_REFRESH {
             for p in processes.values().filter(|p| p.exited_at_s.is_none()) {
                 symbolizer.remember_process(p.pid);
             }
+            disk.tick(live(&processes).into_iter());
             last_map_refresh = Instant::now();
         }
+        roles.tick(&attached, &plan, start, &live(&processes), false)?;
         let elapsed = start.elapsed();
         for p in processes.values_mut().filter(|p| p.exited_at_s.is_none()) {
             let reaped = held
@@ -211,6 +218,8 @@ pub fn run(opts: &RunOptions) -> Result<RunOutcome> {
     };
     let duration_s = start.elapsed().as_secs_f64();
     let stopped = Instant::now();
+    disk.tick(live(&processes).into_iter());
+    roles.tick(&attached, &plan, start, &live(&processes), true)?;
     // Stop recording before reading, so the counters read agree with each other.
     attached.clear_targets()?;
     let kernel = collect::read(&attached)?;
@@ -241,6 +250,8 @@ pub fn run(opts: &RunOptions) -> Result<RunOutcome> {
         notes.push(format!("the traced command exited with status {status}"));
     }
 
+    let offcpu = assemble::build_offcpu(&kernel.offcpu, &plan, &mut symbolizer);
+    let block_latency = kernel.block_latency.clone();
     let profile = opts.sample_freq.map(|freq| {
         assemble::build_profile(
             &kernel.samples,
@@ -261,6 +272,9 @@ pub fn run(opts: &RunOptions) -> Result<RunOutcome> {
         opts.invocation.clone(),
     );
     snapshot.profile = profile;
+    snapshot.offcpu = offcpu;
+    snapshot.roles = roles.finish();
+    snapshot.disk = Some(disk.finish(duration_s, &snapshot.files, &block_latency));
     let assembled = Instant::now();
     session::save_snapshot(&snapshot, &opts.out_dir)?;
     session::render(&snapshot, &opts.out_dir)?;
@@ -312,7 +326,8 @@ impl BudgetWatch {
         }
         let now = attached.function_entries()?;
         for (&func, &n) in &now {
-            if self.detached.iter().any(|d| d.func == func) {
+            // Roles depend on the role functions: never unprobe them.
+            if self.detached.iter().any(|d| d.func == func) || plan.role_funcs.contains(&func) {
                 continue;
             }
             let rate = n.saturating_sub(self.entries.get(&func).copied().unwrap_or(0)) as f64 / dt;
@@ -342,15 +357,27 @@ impl BudgetWatch {
 
 /// Adds processes the kernel started tracing (forked children) to `processes`, naming them and
 /// classifying the fds they inherited.
+/// Pids of the processes still alive.
+fn live(processes: &BTreeMap<u32, ProcessInfo>) -> Vec<u32> {
+    processes
+        .values()
+        .filter(|p| p.exited_at_s.is_none())
+        .map(|p| p.pid)
+        .collect()
+}
+
+/// Returns the pids seen for the first time.
 fn discover(
     attached: &mut Attached,
     processes: &mut BTreeMap<u32, ProcessInfo>,
     symbolizer: &StackSymbolizer,
-) -> Result<()> {
+) -> Result<Vec<u32>> {
+    let mut new = Vec::new();
     for (pid, info) in attached.targets()? {
         if processes.contains_key(&pid) {
             continue;
         }
+        new.push(pid);
         attached.seed_fds(pid)?;
         symbolizer.remember_process(pid);
         processes.insert(
@@ -373,5 +400,5 @@ fn discover(
             }
         }
     }
-    Ok(())
+    Ok(new)
 }

@@ -1,0 +1,107 @@
+//! Node roles over time: in every poll window, a node whose threads called one of the
+//! profile's leader-only functions (`[roles] leader_if_calls`, e.g. `Raft::doHeartBeat`) is the
+//! leader; otherwise a follower. Consecutive windows of the same role form one span.
+
+use anyhow::Result;
+use std::collections::{BTreeMap, HashMap};
+use std::time::{Duration, Instant};
+
+use crate::attach::Attached;
+use crate::model::{NodeRoles, RoleSpan};
+use crate::probe_plan::ProbePlan;
+
+/// Poll window.
+pub const WINDOW: Duration = Duration::from_millis(500);
+
+pub struct RoleWatch {
+    last: Instant,
+    role_calls: HashMap<u32, u64>,
+    heartbeat_calls: HashMap<u32, u64>,
+    /// pid -> spans so far, and heartbeat calls counted while leader.
+    nodes: BTreeMap<u32, (Vec<RoleSpan>, u64)>,
+}
+
+impl RoleWatch {
+    pub fn new() -> Self {
+        RoleWatch {
+            last: Instant::now(),
+            role_calls: HashMap::new(),
+            heartbeat_calls: HashMap::new(),
+            nodes: BTreeMap::new(),
+        }
+    }
+
+    /// Closes a window when one has passed (or `force`): `live` are the nodes alive now.
+    pub fn tick(
+        &mut self,
+        attached: &Attached,
+        plan: &ProbePlan,
+        start: Instant,
+        live: &[u32],
+        force: bool,
+    ) -> Result<()> {
+        if plan.role_funcs.is_empty() || (!force && self.last.elapsed() < WINDOW) {
+            return Ok(());
+        }
+        let role = attached.function_entries_per_process(&plan.role_funcs)?;
+        let hb = attached.function_entries_per_process(&plan.heartbeat_funcs)?;
+        let (from, to) = (
+            self.last.duration_since(start).as_secs_f64(),
+            start.elapsed().as_secs_f64(),
+        );
+        for &pid in live {
+            let now = role.get(&pid).copied().unwrap_or(0);
+            let before = self.role_calls.get(&pid).copied().unwrap_or(0);
+            let leader = now > before;
+            let hb_delta = hb.get(&pid).copied().unwrap_or(0)
+                - self
+                    .heartbeat_calls
+                    .get(&pid)
+                    .copied()
+                    .unwrap_or(0)
+                    .min(hb.get(&pid).copied().unwrap_or(0));
+            let (spans, hb_total) = self.nodes.entry(pid).or_default();
+            if leader {
+                *hb_total += hb_delta;
+            }
+            let name = if leader { "leader" } else { "follower" };
+            match spans.last_mut() {
+                Some(s) if s.role == name => s.to_s = to,
+                _ => spans.push(RoleSpan {
+                    role: name.to_string(),
+                    from_s: from,
+                    to_s: to,
+                }),
+            }
+        }
+        self.role_calls = role;
+        self.heartbeat_calls = hb;
+        self.last = Instant::now();
+        Ok(())
+    }
+
+    /// Every node's timeline and heartbeat frequency while leader.
+    pub fn finish(self) -> Vec<NodeRoles> {
+        self.nodes
+            .into_iter()
+            .map(|(pid, (spans, hb))| {
+                let leader_s: f64 = spans
+                    .iter()
+                    .filter(|s| s.role == "leader")
+                    .map(|s| s.to_s - s.from_s)
+                    .sum();
+                NodeRoles {
+                    pid,
+                    heartbeat_per_s: (leader_s > 0.0).then(|| hb as f64 / leader_s),
+                    spans,
+                }
+            })
+            .collect()
+    }
+}
+
+impl Default for RoleWatch {
+    fn default() -> Self {
+        Self::new()
+    }
+}
