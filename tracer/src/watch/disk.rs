@@ -35,11 +35,9 @@ impl DiskWatch {
         for (_, fd) in procfs::open_fds(pid) {
             if let OpenFd::File(path) = fd {
                 if let Some(dir) = path.parent() {
-                    let key = (pid, dir.to_path_buf());
-                    if !self.dirs_before.contains_key(&key) {
-                        let size = diskstats::dir_size(dir);
-                        self.dirs_before.insert(key, size);
-                    }
+                    self.dirs_before
+                        .entry((pid, dir.to_path_buf()))
+                        .or_insert_with(|| diskstats::dir_size(dir));
                 }
             }
         }
