@@ -2,5 +2,8 @@
 //! of the snapshot: no BPF, no I/O.
 
 pub mod cpu;
+pub mod findings;
 pub mod layers;
+pub mod roles;
 pub mod syscalls;
+pub mod threads;
