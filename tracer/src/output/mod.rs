@@ -2,6 +2,10 @@
 
 pub mod cpu_profile;
 pub mod flamegraph;
+pub mod html;
+pub mod layer_files;
 pub mod layers;
+pub mod report;
 pub mod session;
 pub mod strace_table;
+pub mod summary;
