@@ -117,7 +117,11 @@ pub fn build(snapshot: &Snapshot, found: &[Finding], dir: &Path) -> Summary {
             links.push(f.to_string());
         }
     }
-    links.retain(|l| l != report::SUMMARY_FILE);
+    // Empty files (a layer without samples has an empty .folded) are not worth a link.
+    links.retain(|l| {
+        l != report::SUMMARY_FILE
+            && (l == crate::output::session::REPORT_FILE || report::exists(dir, l))
+    });
     links.sort();
     Summary {
         schema_version: SUMMARY_SCHEMA_VERSION,
