@@ -6,10 +6,10 @@ use anyhow::{Context, Result};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use crate::analyse::cpu;
+use crate::analyse::findings;
 use crate::analyse::syscalls;
 use crate::model::{ProcessInfo, Snapshot};
-use crate::output::{cpu_profile, layers, strace_table};
+use crate::output::{cpu_profile, html, layer_files, layers, report, strace_table, summary};
 
 pub const SNAPSHOT_FILE: &str = "snapshot.json";
 pub const DISK_DIR: &str = "04_disk_io_dedicated";
@@ -99,9 +99,19 @@ pub fn render(snapshot: &Snapshot, dir: &Path) -> Result<Vec<PathBuf>> {
     }
     written.extend(layers::render(snapshot, dir)?);
 
-    let report = dir.join(REPORT_FILE);
-    write(&report, &report_markdown(snapshot))?;
-    written.push(report);
+    // Findings, the original script's per-layer files, then what links to them: summary.json,
+    // index.html and the report last, so every link they hold points at a written file.
+    let found = findings::evaluate(snapshot);
+    written.extend(layer_files::render(snapshot, &found, dir)?);
+    let summary_path = dir.join(report::SUMMARY_FILE);
+    write(&summary_path, &summary::json(snapshot, &found, dir)?)?;
+    written.push(summary_path);
+    let index = dir.join(report::INDEX_FILE);
+    write(&index, &html::page(snapshot, &found, dir))?;
+    written.push(index);
+    let report_path = dir.join(REPORT_FILE);
+    write(&report_path, &report::markdown(snapshot, &found, dir))?;
+    written.push(report_path);
     Ok(written)
 }
 
@@ -135,114 +145,6 @@ pub fn drops_text(snapshot: &Snapshot) -> String {
     }
     out.push('\n');
     out
-}
-
-/// The consolidated report. This slice states the syscall and disk findings; later layers
-/// add their sections.
-pub fn report_markdown(snapshot: &Snapshot) -> String {
-    let mut out = String::new();
-    let _ = writeln!(out, "# Targeted performance analysis report\n");
-    let _ = writeln!(
-        out,
-        "Traced for {:.1} s from {} with `{}`.\n",
-        snapshot.duration_s,
-        snapshot.started_at,
-        snapshot.invocation.join(" ")
-    );
-    let _ = writeln!(out, "## Nodes\n");
-    let _ = writeln!(out, "| pid | comm | command | exited | syscall table |");
-    let _ = writeln!(out, "|---|---|---|---|---|");
-    for p in &snapshot.processes {
-        let exited = match p.exited_at_s {
-            Some(t) => format!("at {t:.1} s"),
-            None => "no".into(),
-        };
-        let _ = writeln!(
-            out,
-            "| {} | {} | `{}` | {} | [{}]({}/{}) |",
-            p.pid,
-            p.comm,
-            p.cmdline.join(" "),
-            exited,
-            strace_file(p),
-            DISK_DIR,
-            strace_file(p)
-        );
-    }
-    let _ = writeln!(out, "\n## Disk I/O (test 4)\n");
-    let _ = writeln!(
-        out,
-        "| node | fsync+fdatasync | per s | mean flush | writes per flush | flush share of syscall time |"
-    );
-    let _ = writeln!(out, "|---|---|---|---|---|---|");
-    for p in &snapshot.processes {
-        let d = syscalls::disk_figures(snapshot, &[p.pid]);
-        let wpf = d
-            .writes_per_flush
-            .map(|x| format!("{x:.1}"))
-            .unwrap_or_else(|| "n/a".into());
-        let _ = writeln!(
-            out,
-            "| {} | {} | {:.1} | {:.1} us | {} | {:.1}% |",
-            p.label(),
-            d.flushes,
-            d.flushes_per_s,
-            d.mean_flush_us,
-            wpf,
-            d.flush_time_share_pct
-        );
-    }
-    out.push_str(&layers::report_section(snapshot));
-    if let Some(profile) = &snapshot.profile {
-        cpu_section(&mut out, snapshot, profile);
-    }
-    let _ = writeln!(out, "\n## Completeness\n");
-    let _ = writeln!(out, "{}", drops_text(snapshot).trim_end());
-    for n in &snapshot.notes {
-        let _ = writeln!(out, "\n- {n}");
-    }
-    let _ = writeln!(
-        out,
-        "\nFull syscall tables: [{DISK_DIR}/]({DISK_DIR}/); raw data: [{SNAPSHOT_FILE}]({SNAPSHOT_FILE})."
-    );
-    out
-}
-
-/// On-CPU profile: per node the flamegraph and its top functions.
-fn cpu_section(out: &mut String, snapshot: &Snapshot, profile: &crate::model::CpuProfile) {
-    let _ = writeln!(out, "\n## On-CPU profile ({} Hz)\n", profile.freq_hz);
-    for p in &snapshot.processes {
-        let files = cpu_profile::node_files(p);
-        let stacks = || profile.stacks.iter().filter(|s| s.pid == p.pid);
-        let samples: u64 = stacks().map(|s| s.count).sum();
-        let _ = writeln!(
-            out,
-            "### {} (pid {}): {samples} samples\n\n[flamegraph]({}) · [perf report]({}) · \
-             [hotspots]({}) · [folded]({})\n",
-            p.comm, p.pid, files.svg, files.report, files.hotspots, files.folded
-        );
-        let costs = cpu::symbol_costs(stacks());
-        let _ = writeln!(out, "| function | self % | total % |");
-        let _ = writeln!(out, "|---|---:|---:|");
-        for c in cpu::top_by_self(&costs, 5) {
-            let _ = writeln!(
-                out,
-                "| `{}` | {:.1} | {:.1} |",
-                c.symbol.replace('|', "\\|"),
-                c.self_pct,
-                c.total_pct
-            );
-        }
-    }
-    let _ = writeln!(
-        out,
-        "\nAll nodes: [flamegraph]({0}/all_nodes_flamegraph.svg). Stack completeness: \
-         [{0}/stack_quality.txt]({0}/stack_quality.txt).",
-        cpu_profile::CPU_DIR
-    );
-    for line in cpu_profile::stack_quality(snapshot, profile).lines() {
-        let _ = writeln!(out, "\n> {}", line.trim());
-    }
 }
 
 /// A few lines for the terminal at the end of a run.
