@@ -17,6 +17,7 @@ const APT_PACKAGES: &[&str] = &[
     "linux-perf",
     "sysstat",
     "g++",
+    "chromium",
 ];
 
 pub fn run() -> Result<()> {
