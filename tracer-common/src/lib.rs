@@ -275,7 +275,11 @@ pub struct OffCpuKey {
     pub layer: u32,
     /// The syscall the thread blocked in (202 = futex), or `OFFCPU_NO_SYSCALL`.
     pub reason: u32,
-    pub _pad: u32,
+    /// For futex: the operation without the PRIVATE/CLOCK_REALTIME flags (glibc waits for a
+    /// mutex with FUTEX_WAIT = 0 and for a condition variable with FUTEX_WAIT_BITSET = 9), so
+    /// lock waits can be told from condition waits even when the stack stops inside libc.
+    /// `u32::MAX` otherwise.
+    pub futex_op: u32,
     pub comm: [u8; 16],
 }
 
@@ -398,6 +402,7 @@ mod pod {
 pub mod sysno {
     pub const READ: u32 = 0;
     pub const WRITE: u32 = 1;
+    pub const FUTEX: u32 = 202;
     pub const OPEN: u32 = 2;
     pub const CLOSE: u32 = 3;
     pub const FSTAT: u32 = 5;

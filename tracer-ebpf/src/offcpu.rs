@@ -7,7 +7,7 @@ use aya_ebpf::{
     helpers::{bpf_get_current_comm, bpf_get_current_pid_tgid, bpf_ktime_get_ns},
     programs::{tracing::StackIdContext, TracePointContext},
 };
-use tracer_common::{Drop, OffCpuKey, OffCpuStart, OffCpuValue, OFFCPU_NO_SYSCALL};
+use tracer_common::{sysno, Drop, OffCpuKey, OffCpuStart, OffCpuValue, OFFCPU_NO_SYSCALL};
 
 use crate::maps::{count_drop, INFLIGHT, OFFCPU, OFFCPU_START, STACKS, TARGETS};
 
@@ -38,10 +38,18 @@ pub fn on_switch(ctx: &TracePointContext) {
         return;
     }
     let tid = pid_tgid as u32;
-    let reason = match INFLIGHT.get_ptr(tid) {
+    let (reason, futex_op) = match INFLIGHT.get_ptr(tid) {
         // SAFETY: plain reads of this thread's own entry.
-        Some(f) if unsafe { (*f).start_ns } != 0 => unsafe { (*f).nr },
-        _ => OFFCPU_NO_SYSCALL,
+        Some(f) if unsafe { (*f).start_ns } != 0 => {
+            let nr = unsafe { (*f).nr };
+            let op = if nr == sysno::FUTEX {
+                unsafe { (*f).arg as u32 }
+            } else {
+                u32::MAX
+            };
+            (nr, op)
+        }
+        _ => (OFFCPU_NO_SYSCALL, u32::MAX),
     };
     let key = OffCpuKey {
         tgid,
@@ -49,10 +57,13 @@ pub fn on_switch(ctx: &TracePointContext) {
             .get_stackid(&STACKS, BPF_F_USER_STACK)
             .map(|i| i as i32)
             .unwrap_or(-1),
-        kernel_stack: ctx.get_stackid(&STACKS, 0).map(|i| i as i32).unwrap_or(-1),
+        // No kernel stack: blocking always goes through the same futex/schedule path, and
+        // walking it on every context switch costs more than everything else here (and is CPU
+        // time the sampler, itself a BPF program, cannot see).
+        kernel_stack: -1,
         layer: crate::calls::current_layer(tid),
         reason,
-        _pad: 0,
+        futex_op,
         comm: bpf_get_current_comm().unwrap_or([0; 16]),
     };
     let start = OffCpuStart { start_ns: now, key };

@@ -58,6 +58,11 @@ pub fn on_enter(ctx: &TracePointContext) {
         entry.arg = path_id;
     }
     fds::on_enter(ctx, tgid, nr, &mut entry);
+    if nr == sysno::FUTEX {
+        // The operation, for off-CPU time: FUTEX_PRIVATE_FLAG (128) and CLOCK_REALTIME (256)
+        // do not change what is waited for.
+        entry.arg = arg(ctx, 1) & !(128 | 256);
+    }
     entry.start_ns = unsafe { bpf_ktime_get_ns() };
     if let Some(slot) = INFLIGHT.get_ptr_mut(tid) {
         // SAFETY: only this thread writes its own slot.

@@ -6,8 +6,8 @@ use std::collections::HashMap;
 
 use crate::collect::{KernelData, RawOffCpu, RawSample};
 use crate::model::{
-    syscall_name, CpuProfile, FileRecord, FunctionRecord, OffCpuRecord, ProcessInfo, Snapshot,
-    StackRecord, SyscallRecord, SNAPSHOT_SCHEMA_VERSION,
+    futex_op_name, syscall_name, CpuProfile, FileRecord, FunctionRecord, OffCpuRecord, ProcessInfo,
+    Snapshot, StackRecord, SyscallRecord, SNAPSHOT_SCHEMA_VERSION,
 };
 use crate::probe_plan::{Detached, ProbePlan};
 use crate::procfs;
@@ -85,7 +85,8 @@ pub fn build_offcpu(
         raw.iter().filter_map(|s| s.kernel_ips.as_deref()),
     );
     let mut out: Vec<OffCpuRecord> = Vec::new();
-    let mut index: HashMap<(u32, String, u32, u32, Vec<String>), usize> = HashMap::new();
+    type Key = (u32, String, u32, (u32, u32), Vec<String>);
+    let mut index: HashMap<Key, usize> = HashMap::new();
     for r in raw {
         let mut frames = Vec::new();
         if let Some(ips) = &r.user_ips {
@@ -98,7 +99,13 @@ pub fn build_offcpu(
             kernel.reverse();
             frames.extend(kernel);
         }
-        let key = (r.tgid, r.thread.clone(), r.layer, r.reason, frames);
+        let key = (
+            r.tgid,
+            r.thread.clone(),
+            r.layer,
+            (r.reason, r.futex_op),
+            frames,
+        );
         match index.get(&key) {
             Some(&i) => {
                 out[i].total_ns += r.total_ns;
@@ -116,6 +123,7 @@ pub fn build_offcpu(
                     } else {
                         syscall_name(r.reason)
                     },
+                    futex_op: (r.futex_op != u32::MAX).then(|| futex_op_name(r.futex_op)),
                     total_ns: r.total_ns,
                     count: r.count,
                 });

@@ -38,6 +38,8 @@ pub struct RawOffCpu {
     pub layer: u32,
     /// Syscall number, or `tracer_common::OFFCPU_NO_SYSCALL`.
     pub reason: u32,
+    /// futex operation, `u32::MAX` when not a futex wait.
+    pub futex_op: u32,
     pub user_ips: Option<Vec<u64>>,
     pub kernel_ips: Option<Vec<u64>>,
     pub total_ns: u64,
@@ -220,6 +222,7 @@ fn read_samples(attached: &Attached, data: &mut KernelData) -> Result<()> {
             thread: String::from_utf8_lossy(&key.comm[..end]).into_owned(),
             layer: key.layer,
             reason: key.reason,
+            futex_op: key.futex_op,
             user_ips: stack(key.user_stack),
             kernel_ips: stack(key.kernel_stack),
             total_ns: values.iter().map(|v| v.total_ns).sum(),

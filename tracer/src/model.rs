@@ -327,9 +327,28 @@ pub struct OffCpuRecord {
     /// `futex` (lock or condition waits), another syscall's name (blocked in it), or
     /// `preempted` (runnable, waiting for a CPU).
     pub reason: String,
+    /// For futex waits, the operation: `wait` (glibc mutex lock waits), `wait_bitset` (glibc
+    /// condition-variable and timed waits), `lock_pi`, ... Stacks of futex waits usually stop
+    /// inside libc (built without frame pointers), so this is how lock waits are recognised.
+    #[serde(default)]
+    pub futex_op: Option<String>,
     pub total_ns: u64,
     /// Times the thread blocked here.
     pub count: u64,
+}
+
+/// Name of a futex operation (flags removed).
+pub fn futex_op_name(op: u32) -> String {
+    match op {
+        0 => "wait".into(),
+        1 => "wake".into(),
+        4 => "cmp_requeue".into(),
+        6 => "lock_pi".into(),
+        9 => "wait_bitset".into(),
+        11 => "wait_requeue_pi".into(),
+        13 => "lock_pi2".into(),
+        other => format!("op{other}"),
+    }
 }
 
 /// Disk figures of the run: the iostat, iotop and `du` views of the original script.

@@ -245,6 +245,15 @@ pub fn run(opts: &RunOptions) -> Result<RunOutcome> {
         }
         _ => {}
     }
+    if plan.uprobes && opts.sample_freq.is_some() {
+        notes.push(
+            "CPU samples cannot be taken while tracer's own BPF programs run: time spent in \
+             uprobe handling (~10 us per probed call here) is missing from the on-CPU profile, \
+             so probed code weighs a little less than perf would show; --no-uprobes removes \
+             the effect"
+                .into(),
+        );
+    }
     let command_status = held.as_ref().and_then(|h| h.exit_status);
     if let Some(status) = command_status {
         notes.push(format!("the traced command exited with status {status}"));

@@ -141,6 +141,7 @@ impl Canned {
             frames: frames.iter().map(|f| f.to_string()).collect(),
             layer: layer.map(String::from),
             reason: reason.into(),
+            futex_op: None,
             total_ns,
             count: 1,
         });
