@@ -131,3 +131,21 @@ fn pathological_run_raises_exactly_those_findings_with_their_numbers() {
     );
     assert!((finding_rate - leader_rate).abs() < 1.0);
 }
+
+#[test]
+fn nodes_that_never_flush_get_the_durability_finding() {
+    let (snap, findings) = run(Fsync::Off, 50, &[]);
+    let durability: Vec<&Finding> = findings
+        .iter()
+        .filter(|f| f.id == "durability.unflushed_writes" && f.status == Status::Warning)
+        .collect();
+    for f in &durability {
+        eprintln!("{}", f.message);
+    }
+    // Every node wrote its persister file and flushed nothing.
+    assert_eq!(durability.len(), snap.processes.len());
+    for f in durability {
+        assert!(f.value.unwrap_or(0.0) > 0.0, "names the write count");
+        assert!(f.message.contains("not durable"), "{}", f.message);
+    }
+}

@@ -111,7 +111,60 @@ pub fn render(snapshot: &Snapshot, profile: &CpuProfile, dir: &Path) -> Result<V
         &stack_quality(snapshot, profile),
         &mut written,
     )?;
+    if !snapshot.offcpu.is_empty() {
+        let lines = offcpu_folded(snapshot);
+        let folded = flamegraph::folded_text(&lines);
+        write(
+            dir,
+            &format!("{CPU_DIR}/{OFFCPU_FOLDED}"),
+            &folded,
+            &mut written,
+        )?;
+        let svg = flamegraph::svg(
+            &lines,
+            "all traced nodes — off-CPU (blocked) time",
+            Some(
+                "widths are microseconds blocked; the frame under the thread says why (futex \
+                 wait = mutex, wait_bitset = condition variable, or the syscall)",
+            ),
+        )?;
+        write(dir, &format!("{CPU_DIR}/{OFFCPU_SVG}"), &svg, &mut written)?;
+    }
     Ok(written)
+}
+
+/// Off-CPU flamegraph files, relative to `cpu_profile/`.
+pub const OFFCPU_SVG: &str = "offcpu_flamegraph.svg";
+pub const OFFCPU_FOLDED: &str = "offcpu.folded";
+
+/// Folded off-CPU stacks weighted by microseconds blocked: node, thread, why, then where.
+pub fn offcpu_folded(snapshot: &Snapshot) -> Vec<String> {
+    let mut weights: std::collections::BTreeMap<String, u64> = Default::default();
+    for o in &snapshot.offcpu {
+        let node = snapshot
+            .processes
+            .iter()
+            .find(|p| p.pid == o.pid)
+            .map(|p| format!("{} (pid {})", p.comm, p.pid))
+            .unwrap_or_else(|| format!("pid {}", o.pid));
+        let why = match &o.futex_op {
+            Some(op) => format!("[{} {op}]", o.reason),
+            None => format!("[{}]", o.reason),
+        };
+        let mut frames = vec![node, cpu::group_digits(&o.thread), why];
+        frames.extend(o.frames.iter().cloned());
+        let line = frames
+            .iter()
+            .map(|f| cpu::sanitize_frame(f))
+            .collect::<Vec<_>>()
+            .join(";");
+        *weights.entry(line).or_default() += o.total_ns / 1000;
+    }
+    weights
+        .into_iter()
+        .filter(|(_, us)| *us > 0)
+        .map(|(l, us)| format!("{l} {us}"))
+        .collect()
 }
 
 /// How complete the stacks are: lost stacks, truncated chains (and where they end), unknown

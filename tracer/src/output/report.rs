@@ -62,7 +62,7 @@ pub fn markdown(snapshot: &Snapshot, found: &[Finding], dir: &Path) -> String {
     log_io_section(&mut out, snapshot, found, &nodes, dir);
     consensus_section(&mut out, snapshot, found, &nodes, dir);
     disk_section(&mut out, snapshot, found, &nodes, dir);
-    threads_section(&mut out, snapshot, &nodes);
+    threads_section(&mut out, snapshot, &nodes, dir);
     completeness_section(&mut out, snapshot, dir);
     files_section(&mut out, dir);
     out
@@ -467,7 +467,7 @@ fn disk_section(out: &mut String, s: &Snapshot, found: &[Finding], nodes: &[Node
     }
 }
 
-fn threads_section(out: &mut String, s: &Snapshot, nodes: &[Node]) {
+fn threads_section(out: &mut String, s: &Snapshot, nodes: &[Node], dir: &Path) {
     let _ = writeln!(out, "## Threads\n");
     let _ = writeln!(
         out,
@@ -505,6 +505,17 @@ fn threads_section(out: &mut String, s: &Snapshot, nodes: &[Node]) {
         let _ = writeln!(
             out,
             "\nNo off-CPU data in this session: blocked times are 0."
+        );
+    } else {
+        let _ = writeln!(
+            out,
+            "\nWhere and why threads blocked: {} (futex `wait` = mutex, `wait_bitset` = condition \
+             variable; stacks usually stop in libc, built without frame pointers).",
+            link(
+                dir,
+                &format!("{}/{}", cpu_profile::CPU_DIR, cpu_profile::OFFCPU_SVG),
+                "off-CPU flamegraph"
+            )
         );
     }
     out.push('\n');
