@@ -5,6 +5,8 @@ pub mod flamegraph;
 pub mod html;
 pub mod layer_files;
 pub mod layers;
+pub mod metrics;
+pub mod pprof;
 pub mod report;
 pub mod session;
 pub mod strace_table;
