@@ -16,6 +16,11 @@ use crate::procfs::{self, OpenFd};
 /// the eBPF sources change).
 static EBPF_OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/tracer"));
 
+/// Tracepoint programs of syscall accounting (`--no-syscalls` leaves them out).
+pub const SYSCALL_PROGRAMS: &[&str] = &["sys_enter", "sys_exit"];
+/// Tracepoint programs of off-CPU accounting (`--no-offcpu` leaves them out).
+pub const OFFCPU_PROGRAMS: &[&str] = &["sched_switch"];
+
 /// The tracepoints we attach, as (program name, category, event).
 const TRACEPOINTS: &[(&str, &str, &str)] = &[
     ("sys_enter", "raw_syscalls", "sys_enter"),
@@ -35,10 +40,10 @@ pub struct Attached {
 }
 
 impl Attached {
-    /// Loads the object and attaches every program. Needs root and a mounted tracefs
-    /// (see `preflight`). With `uprobes` false the kernel side never looks up per-thread
+    /// Loads the object and attaches every program but the tracepoint programs named in
+    /// `skip`. Needs root and a mounted tracefs (see `preflight`). With `uprobes` false the kernel side never looks up per-thread
     /// layers, so `--no-uprobes` costs nothing for them.
-    pub fn load(uprobes: bool) -> Result<Attached> {
+    pub fn load(uprobes: bool, skip: &[&str]) -> Result<Attached> {
         bump_memlock_rlimit();
         let flag: u32 = uprobes as u32;
         let mut ebpf = EbpfLoader::new()
@@ -48,7 +53,7 @@ impl Attached {
                 "loading tracer's eBPF object into the kernel failed (is this kernel built with \
              CONFIG_BPF_SYSCALL and are you root?)",
             )?;
-        for (prog, category, event) in TRACEPOINTS {
+        for (prog, category, event) in TRACEPOINTS.iter().filter(|t| !skip.contains(&t.0)) {
             let program: &mut TracePoint = ebpf
                 .program_mut(prog)
                 .ok_or_else(|| anyhow!("eBPF object has no program {prog}"))?

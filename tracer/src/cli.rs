@@ -81,6 +81,19 @@ pub struct RunArgs {
     /// costs ~10 us on this kind of machine); 0: never.
     #[arg(long, value_name = "N", default_value_t = 500)]
     pub probe_budget: u64,
+    /// Continuous mode: close a window (windows/window_NNNN.json) every DURATION; samples and
+    /// stacks are drained from the kernel each window so memory stays bounded.
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
+    pub interval: std::time::Duration,
+    /// No syscall accounting (no strace tables, no syscall attribution).
+    #[arg(long)]
+    pub no_syscalls: bool,
+    /// No off-CPU accounting (blocked time, lock waits).
+    #[arg(long)]
+    pub no_offcpu: bool,
+    /// Window snapshots kept on disk.
+    #[arg(long, value_name = "N", default_value_t = 60)]
+    pub keep_windows: usize,
     /// Command to start and trace from exec to exit, with its children (like `strace -f CMD`).
     #[arg(last = true, value_name = "CMD")]
     pub command: Vec<String>,
@@ -192,6 +205,10 @@ fn run_command(args: RunArgs) -> anyhow::Result<()> {
         follow_children: !args.no_follow,
         sample_freq: (!args.no_sample).then_some(args.freq),
         plan,
+        syscalls: !args.no_syscalls,
+        offcpu: !args.no_offcpu,
+        interval: args.interval,
+        keep_windows: args.keep_windows.max(1),
         invocation: std::env::args().collect(),
     };
     let outcome = run::run(&opts)?;

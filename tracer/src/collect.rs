@@ -12,7 +12,7 @@ use crate::attach::Attached;
 use crate::model::{FdKind, Stats};
 
 /// Everything the kernel side has aggregated so far.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct KernelData {
     /// (tgid, syscall nr, fd kind, layer id) -> stats
     pub syscalls: Vec<(u32, u32, FdKind, u32, Stats)>,
@@ -240,6 +240,35 @@ fn read_samples(attached: &Attached, data: &mut KernelData) -> Result<()> {
             kernel_ips: stack(key.kernel_stack),
             count: counts.iter().sum(),
         });
+    }
+    Ok(())
+}
+
+/// Deletes every sample, off-CPU record and stack: the next read sees only what happened
+/// after this call. Keeps kernel memory bounded over long runs (the stack map above all).
+/// A sample recorded between the read and this call is lost with its entry; at window
+/// boundaries only.
+pub fn drain_stacks(attached: &mut Attached) -> Result<()> {
+    {
+        let mut samples: PerCpuHashMap<_, SampleKey, u64> =
+            PerCpuHashMap::try_from(attached.map_mut("SAMPLES")?)?;
+        let keys: Vec<SampleKey> = samples.keys().filter_map(|k| k.ok()).collect();
+        for k in keys {
+            let _ = samples.remove(&k);
+        }
+    }
+    {
+        let mut offcpu: PerCpuHashMap<_, OffCpuKey, OffCpuValue> =
+            PerCpuHashMap::try_from(attached.map_mut("OFFCPU")?)?;
+        let keys: Vec<OffCpuKey> = offcpu.keys().filter_map(|k| k.ok()).collect();
+        for k in keys {
+            let _ = offcpu.remove(&k);
+        }
+    }
+    let mut stacks = StackTraceMap::try_from(attached.map_mut("STACKS")?)?;
+    let ids: Vec<u32> = stacks.stack_ids().filter_map(|k| k.ok()).collect();
+    for id in ids {
+        let _ = stacks.remove(&id);
     }
     Ok(())
 }

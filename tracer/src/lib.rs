@@ -28,3 +28,4 @@ pub mod run;
 pub mod symbolize;
 pub mod target;
 pub mod watch;
+pub mod windows;

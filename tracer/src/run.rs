@@ -11,7 +11,8 @@ use std::time::{Duration, Instant};
 use crate::assemble;
 use crate::attach::Attached;
 use crate::collect;
-use crate::model::{ProcessInfo, Snapshot};
+use crate::collect::KernelData;
+use crate::model::{CpuProfile, OffCpuRecord, ProcessInfo, Snapshot};
 use crate::output::session;
 use crate::preflight;
 use crate::probe_plan::ProbePlan;
@@ -19,6 +20,7 @@ use crate::procfs;
 use crate::symbolize::StackSymbolizer;
 use crate::target::{self, HeldChild, TargetSpec};
 use crate::watch::{disk::DiskWatch, roles::RoleWatch};
+use crate::windows::WindowWriter;
 
 /// Everything `tracer run` was asked to do.
 #[derive(Clone, Debug)]
@@ -34,6 +36,14 @@ pub struct RunOptions {
     pub sample_freq: Option<u64>,
     /// Layers and the functions to probe.
     pub plan: ProbePlan,
+    /// Syscall accounting (the strace -c tables).
+    pub syscalls: bool,
+    /// Off-CPU (blocked time) accounting.
+    pub offcpu: bool,
+    /// Length of a window: every interval a window snapshot is written (continuous mode).
+    pub interval: Duration,
+    /// Window snapshots kept on disk (older ones are removed).
+    pub keep_windows: usize,
     /// How `tracer` was invoked, recorded in the report.
     pub invocation: Vec<String>,
 }
@@ -78,7 +88,14 @@ pub fn run(opts: &RunOptions) -> Result<RunOutcome> {
     }
 
     let mut plan = opts.plan.clone();
-    let mut attached = Attached::load(plan.uprobes)?;
+    let mut skip: Vec<&str> = Vec::new();
+    if !opts.syscalls {
+        skip.extend(crate::attach::SYSCALL_PROGRAMS);
+    }
+    if !opts.offcpu {
+        skip.extend(crate::attach::OFFCPU_PROGRAMS);
+    }
+    let mut attached = Attached::load(plan.uprobes, &skip)?;
     if plan.uprobes {
         for (id, p) in plan.probes.iter().enumerate() {
             // One function that cannot be probed must not cost the whole run.
@@ -155,6 +172,7 @@ pub fn run(opts: &RunOptions) -> Result<RunOutcome> {
     let mut budget = BudgetWatch::new();
     let mut disk = DiskWatch::start();
     let mut roles = RoleWatch::new();
+    let mut windows = Windows::new(&opts.out_dir, opts.keep_windows);
     let stop = loop {
         // `--comm NAME` also means processes of that name that start later (a restarted node).
         if let TargetSpec::Comm(name) = &opts.target {
@@ -184,6 +202,16 @@ pub fn run(opts: &RunOptions) -> Result<RunOutcome> {
             last_map_refresh = Instant::now();
         }
         roles.tick(&attached, &plan, start, &live(&processes), false)?;
+        if windows.last.elapsed() >= opts.interval {
+            windows.close(
+                &mut attached,
+                &plan,
+                &budget.detached,
+                &processes,
+                opts,
+                &mut symbolizer,
+            )?;
+        }
         let elapsed = start.elapsed();
         for p in processes.values_mut().filter(|p| p.exited_at_s.is_none()) {
             let reaped = held
@@ -222,7 +250,14 @@ pub fn run(opts: &RunOptions) -> Result<RunOutcome> {
     roles.tick(&attached, &plan, start, &live(&processes), true)?;
     // Stop recording before reading, so the counters read agree with each other.
     attached.clear_targets()?;
-    let kernel = collect::read(&attached)?;
+    let kernel = windows.close(
+        &mut attached,
+        &plan,
+        &budget.detached,
+        &processes,
+        opts,
+        &mut symbolizer,
+    )?;
     let collected = Instant::now();
     // Detach at once so the targets run untraced again, on a thread of its own: removing
     // uprobes waits for the kernel (tens of ms each) and the session need not wait for it.
@@ -259,17 +294,10 @@ pub fn run(opts: &RunOptions) -> Result<RunOutcome> {
         notes.push(format!("the traced command exited with status {status}"));
     }
 
-    let offcpu = assemble::build_offcpu(&kernel.offcpu, &plan, &mut symbolizer);
+    // The whole run: cumulative counters from the last read, samples and off-CPU summed
+    // over the windows.
     let block_latency = kernel.block_latency.clone();
-    let profile = opts.sample_freq.map(|freq| {
-        assemble::build_profile(
-            &kernel.samples,
-            kernel.samples_taken,
-            freq,
-            &plan,
-            &mut symbolizer,
-        )
-    });
+    let (profile, offcpu) = windows.totals(opts.sample_freq.is_some());
     let mut snapshot: Snapshot = assemble::build_snapshot(
         kernel,
         &plan,
@@ -284,6 +312,15 @@ pub fn run(opts: &RunOptions) -> Result<RunOutcome> {
     snapshot.offcpu = offcpu;
     snapshot.roles = roles.finish();
     snapshot.disk = Some(disk.finish(duration_s, &snapshot.files, &block_latency));
+    if windows.written() > 1 {
+        snapshot.notes.push(format!(
+            "{} windows of {:.0} s in {}/ (the last {} kept)",
+            windows.written(),
+            opts.interval.as_secs_f64(),
+            crate::windows::WINDOWS_DIR,
+            opts.keep_windows
+        ));
+    }
     let assembled = Instant::now();
     session::save_snapshot(&snapshot, &opts.out_dir)?;
     session::render(&snapshot, &opts.out_dir)?;
@@ -304,6 +341,90 @@ pub fn run(opts: &RunOptions) -> Result<RunOutcome> {
         stop,
         command_status,
     })
+}
+
+/// Continuous mode: closes windows and keeps the running totals of drained data.
+struct Windows {
+    last: Instant,
+    started_at: String,
+    /// Cumulative counters at the last window.
+    prev: KernelData,
+    profile: CpuProfile,
+    offcpu: Vec<OffCpuRecord>,
+    writer: WindowWriter,
+}
+
+impl Windows {
+    fn new(out_dir: &std::path::Path, keep: usize) -> Self {
+        Windows {
+            last: Instant::now(),
+            started_at: chrono::Local::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, false),
+            prev: KernelData::default(),
+            profile: CpuProfile::default(),
+            offcpu: Vec::new(),
+            writer: WindowWriter::new(out_dir, keep),
+        }
+    }
+
+    fn written(&self) -> u32 {
+        self.writer.count()
+    }
+
+    /// Reads the kernel maps, drains samples and stacks, writes the window's snapshot, adds
+    /// it to the running totals. Returns the cumulative kernel data (counters).
+    fn close(
+        &mut self,
+        attached: &mut Attached,
+        plan: &ProbePlan,
+        detached: &[crate::probe_plan::Detached],
+        processes: &BTreeMap<u32, ProcessInfo>,
+        opts: &RunOptions,
+        symbolizer: &mut StackSymbolizer,
+    ) -> Result<KernelData> {
+        let cur = collect::read(attached)?;
+        collect::drain_stacks(attached)?;
+        let d = crate::windows::delta(&cur, &self.prev);
+        let offcpu = assemble::build_offcpu(&d.offcpu, plan, symbolizer);
+        let profile = opts.sample_freq.map(|freq| {
+            assemble::build_profile(&d.samples, d.samples_taken, freq, plan, symbolizer)
+        });
+        let seconds = self.last.elapsed().as_secs_f64();
+        let mut window = assemble::build_snapshot(
+            d,
+            plan,
+            detached,
+            processes.values().cloned().collect(),
+            Vec::new(),
+            std::mem::replace(
+                &mut self.started_at,
+                chrono::Local::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, false),
+            ),
+            seconds,
+            opts.invocation.clone(),
+        );
+        window.offcpu = offcpu;
+        window.profile = profile;
+        self.writer.write(&window)?;
+        if let Some(p) = &window.profile {
+            crate::windows::merge_profile(&mut self.profile, p);
+        }
+        crate::windows::merge_offcpu(&mut self.offcpu, &window.offcpu);
+        self.prev = KernelData {
+            samples: Vec::new(),
+            offcpu: Vec::new(),
+            ..cur.clone()
+        };
+        self.last = Instant::now();
+        Ok(cur)
+    }
+
+    /// The run's profile and off-CPU records, summed over the windows.
+    fn totals(&mut self, sampling: bool) -> (Option<CpuProfile>, Vec<OffCpuRecord>) {
+        (
+            sampling.then(|| std::mem::take(&mut self.profile)),
+            std::mem::take(&mut self.offcpu),
+        )
+    }
 }
 
 /// Removes the probes of functions called more often than the budget allows, once a second.
