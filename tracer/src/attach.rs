@@ -308,6 +308,31 @@ impl Attached {
     }
 }
 
+impl Attached {
+    /// Run count and run time (ns) of each loaded program (kernel BPF statistics, which
+    /// `enable_bpf_stats` turns on): the kernel-side cost of tracing.
+    pub fn program_stats(&self) -> Vec<(String, u64, u64)> {
+        self.ebpf
+            .programs()
+            .filter_map(|(name, p)| {
+                let info = p.info().ok()?;
+                Some((
+                    name.to_string(),
+                    info.run_count(),
+                    info.run_time().as_nanos() as u64,
+                ))
+            })
+            .filter(|(_, runs, _)| *runs > 0)
+            .collect()
+    }
+}
+
+/// Turns on the kernel's BPF run-time statistics while the returned fd lives (they cost a
+/// clock read per program run, so the kernel keeps them off by default).
+pub fn enable_bpf_stats() -> Option<std::os::fd::OwnedFd> {
+    aya::sys::enable_stats(aya::sys::Stats::RunTime).ok()
+}
+
 /// Kernels before 5.11 charge BPF maps to RLIMIT_MEMLOCK; raising it is harmless on newer ones.
 fn bump_memlock_rlimit() {
     let rlim = libc::rlimit {

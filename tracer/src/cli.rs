@@ -91,6 +91,11 @@ pub struct RunArgs {
     /// No off-CPU accounting (blocked time, lock waits).
     #[arg(long)]
     pub no_offcpu: bool,
+    /// Serve Prometheus/OpenMetrics text on ADDR (e.g. 127.0.0.1:9464) at /metrics, updated
+    /// every window: per node/layer/function latency histograms, syscall counters, lost
+    /// events, tracer's own overhead.
+    #[arg(long, value_name = "ADDR")]
+    pub metrics: Option<String>,
     /// Window snapshots kept on disk.
     #[arg(long, value_name = "N", default_value_t = 60)]
     pub keep_windows: usize,
@@ -209,6 +214,7 @@ fn run_command(args: RunArgs) -> anyhow::Result<()> {
         offcpu: !args.no_offcpu,
         interval: args.interval,
         keep_windows: args.keep_windows.max(1),
+        metrics: args.metrics,
         invocation: std::env::args().collect(),
     };
     let outcome = run::run(&opts)?;

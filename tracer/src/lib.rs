@@ -17,6 +17,7 @@ pub mod duration;
 pub mod metrics_server;
 pub mod model;
 pub mod output;
+pub mod overhead;
 pub mod preflight;
 pub mod probe_plan;
 pub mod probes_cmd;

@@ -44,6 +44,8 @@ pub struct RunOptions {
     pub interval: Duration,
     /// Window snapshots kept on disk (older ones are removed).
     pub keep_windows: usize,
+    /// Serve Prometheus metrics on this address (e.g. 127.0.0.1:9464), updated every window.
+    pub metrics: Option<String>,
     /// How `tracer` was invoked, recorded in the report.
     pub invocation: Vec<String>,
 }
@@ -95,6 +97,17 @@ pub fn run(opts: &RunOptions) -> Result<RunOutcome> {
     if !opts.offcpu {
         skip.extend(crate::attach::OFFCPU_PROGRAMS);
     }
+    // Before anything is attached: a metrics address that is taken fails the run at once.
+    let metrics_body = Arc::new(std::sync::Mutex::new(String::new()));
+    let _metrics_server = match &opts.metrics {
+        Some(addr) => {
+            let server = crate::metrics_server::MetricsServer::start(addr, metrics_body.clone())?;
+            eprintln!("tracer: metrics on http://{}/metrics", server.local_addr());
+            Some(server)
+        }
+        None => None,
+    };
+    let _bpf_stats = crate::attach::enable_bpf_stats();
     let mut attached = Attached::load(plan.uprobes, &skip)?;
     if plan.uprobes {
         for (id, p) in plan.probes.iter().enumerate() {
@@ -203,7 +216,7 @@ pub fn run(opts: &RunOptions) -> Result<RunOutcome> {
         }
         roles.tick(&attached, &plan, start, &live(&processes), false)?;
         if windows.last.elapsed() >= opts.interval {
-            windows.close(
+            let cur = windows.close(
                 &mut attached,
                 &plan,
                 &budget.detached,
@@ -211,6 +224,14 @@ pub fn run(opts: &RunOptions) -> Result<RunOutcome> {
                 opts,
                 &mut symbolizer,
             )?;
+            if opts.metrics.is_some() {
+                let so_far = windows.cumulative(cur, &plan, &budget.detached, &processes, start);
+                let body = crate::output::metrics::render(
+                    &so_far,
+                    Some(&crate::overhead::measure(&attached)),
+                );
+                *metrics_body.lock().unwrap_or_else(|e| e.into_inner()) = body;
+            }
         }
         let elapsed = start.elapsed();
         for p in processes.values_mut().filter(|p| p.exited_at_s.is_none()) {
@@ -259,6 +280,7 @@ pub fn run(opts: &RunOptions) -> Result<RunOutcome> {
         &mut symbolizer,
     )?;
     let collected = Instant::now();
+    let cost = crate::overhead::measure(&attached);
     // Detach at once so the targets run untraced again, on a thread of its own: removing
     // uprobes waits for the kernel (tens of ms each) and the session need not wait for it.
     let detach = std::thread::spawn(move || drop(attached));
@@ -312,6 +334,9 @@ pub fn run(opts: &RunOptions) -> Result<RunOutcome> {
     snapshot.offcpu = offcpu;
     snapshot.roles = roles.finish();
     snapshot.disk = Some(disk.finish(duration_s, &snapshot.files, &block_latency));
+    snapshot
+        .notes
+        .push(crate::overhead::describe(&cost, duration_s));
     if windows.written() > 1 {
         snapshot.notes.push(format!(
             "{} windows of {:.0} s in {}/ (the last {} kept)",
@@ -416,6 +441,36 @@ impl Windows {
         };
         self.last = Instant::now();
         Ok(cur)
+    }
+
+    /// The run so far as one snapshot: cumulative counters `cur`, samples and off-CPU summed
+    /// over the windows (what the metrics endpoint serves: counters never go down).
+    fn cumulative(
+        &self,
+        cur: KernelData,
+        plan: &ProbePlan,
+        detached: &[crate::probe_plan::Detached],
+        processes: &BTreeMap<u32, ProcessInfo>,
+        start: Instant,
+    ) -> Snapshot {
+        let mut s = assemble::build_snapshot(
+            KernelData {
+                samples: Vec::new(),
+                offcpu: Vec::new(),
+                ..cur
+            },
+            plan,
+            detached,
+            processes.values().cloned().collect(),
+            Vec::new(),
+            String::new(),
+            start.elapsed().as_secs_f64(),
+            Vec::new(),
+        );
+        s.profile = (!self.profile.stacks.is_empty() || self.profile.samples > 0)
+            .then(|| self.profile.clone());
+        s.offcpu = self.offcpu.clone();
+        s
     }
 
     /// The run's profile and off-CPU records, summed over the windows.

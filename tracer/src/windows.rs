@@ -184,9 +184,17 @@ impl WindowWriter {
         let path = self.dir.join(format!("window_{:04}.json", self.next));
         std::fs::write(&path, serde_json::to_string(window)?)
             .with_context(|| format!("writing {}", path.display()))?;
+        // Each window's CPU profile in pprof format, for `go tool pprof` and Pyroscope.
+        if window.profile.is_some() {
+            crate::output::pprof::write(
+                window,
+                &self.dir.join(format!("window_{:04}.pb.gz", self.next)),
+            )?;
+        }
         if self.next as usize > self.keep {
             let old = self.next as usize - self.keep;
             let _ = std::fs::remove_file(self.dir.join(format!("window_{old:04}.json")));
+            let _ = std::fs::remove_file(self.dir.join(format!("window_{old:04}.pb.gz")));
         }
         self.next += 1;
         Ok(path)

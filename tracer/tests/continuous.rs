@@ -19,6 +19,21 @@ fn syscall_counts(s: &Snapshot) -> BTreeMap<(u32, String), u64> {
     m
 }
 
+/// The window snapshots of a session, in order (window_0001.json, ...).
+fn read_windows(session: &std::path::Path) -> Vec<Snapshot> {
+    let mut paths: Vec<_> = std::fs::read_dir(session.join("windows"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    paths.sort();
+    paths
+        .iter()
+        .map(|p| serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap())
+        .collect()
+}
+
 #[test]
 fn windows_add_up_to_the_totals_and_sigterm_writes_the_report() {
     require_root();
@@ -53,18 +68,27 @@ fn windows_add_up_to_the_totals_and_sigterm_writes_the_report() {
             value_bytes: 64,
         })
         .unwrap();
+    // Let at least three windows close (window closing competes with the load for CPU).
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while std::time::Instant::now() < deadline
+        && std::fs::read_dir(out.path().join("windows"))
+            .map(|d| {
+                d.flatten()
+                    .filter(|e| e.path().extension().is_some_and(|x| x == "json"))
+                    .count()
+            })
+            .unwrap_or(0)
+            < 3
+    {
+        std::thread::sleep(Duration::from_millis(200));
+    }
     // SAFETY: signalling our own child.
     unsafe { libc::kill(tracer.id() as i32, libc::SIGTERM) };
     assert!(tracer.wait().unwrap().success());
 
     let total = load_snapshot(out.path());
     assert!(out.path().join("TARGETED_PERF_ANALYSIS_REPORT.md").exists());
-    let mut windows: Vec<Snapshot> = std::fs::read_dir(out.path().join("windows"))
-        .unwrap()
-        .flatten()
-        .map(|e| serde_json::from_str(&std::fs::read_to_string(e.path()).unwrap()).unwrap())
-        .collect();
-    windows.sort_by(|a, b| a.started_at.cmp(&b.started_at));
+    let windows = read_windows(out.path());
     assert!(
         windows.len() >= 3,
         "about a window a second: {}",
@@ -94,5 +118,109 @@ fn windows_add_up_to_the_totals_and_sigterm_writes_the_report() {
         .map(|s| s.count)
         .sum();
     assert_eq!(recorded, recorded_in_windows);
+    drop(cluster);
+}
+
+/// Fetches http://ADDR/metrics with a plain TCP client.
+fn scrape(addr: &str) -> String {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    write!(
+        s,
+        "GET /metrics HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    assert!(out.starts_with("HTTP/1.1 200"), "{out}");
+    out.split("\r\n\r\n").nth(1).unwrap_or("").to_string()
+}
+
+/// Sum of one metric family's samples.
+fn metric_sum(body: &str, name: &str) -> f64 {
+    body.lines()
+        .filter(|l| l.starts_with(name) && l[name.len()..].starts_with(['{', ' ']))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+#[test]
+fn metrics_endpoint_serves_the_window_totals() {
+    require_root();
+    let out = tempfile::tempdir().unwrap();
+    let cluster = Cluster::start(ClusterOpts::default()).unwrap();
+    cluster.wait_for_leader(Duration::from_secs(10)).unwrap();
+    let mut cmd = Command::new(tracer_bin());
+    cmd.args(["run", "--interval", "1s", "--metrics", "127.0.0.1:0", "-o"])
+        .arg(out.path());
+    for p in cluster.pids() {
+        cmd.args(["--pid", &p.to_string()]);
+    }
+    let mut tracer = cmd
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(tracer.stderr.take().unwrap()).lines();
+    let mut addr = String::new();
+    loop {
+        let l = lines.next().unwrap().unwrap();
+        if let Some(rest) = l.strip_prefix("tracer: metrics on http://") {
+            addr = rest.trim_end_matches("/metrics").to_string();
+        }
+        if l.contains("tracer: tracing") {
+            break;
+        }
+    }
+    std::thread::spawn(move || lines.for_each(|l| eprintln!("{}", l.unwrap_or_default())));
+    assert!(!addr.is_empty(), "tracer printed its metrics address");
+    cluster
+        .run_client(&ClientOpts {
+            threads: 1,
+            ops_per_thread: None,
+            duration: Some(Duration::from_secs(3)),
+            mode: ClientMode::Put,
+            value_bytes: 64,
+        })
+        .unwrap();
+    // The endpoint is filled when the first window closes.
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    let mut body = scrape(&addr);
+    while !body.contains("tracer_syscalls_total") && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(200));
+        body = scrape(&addr);
+    }
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(tracer.id() as i32, libc::SIGTERM) };
+    assert!(tracer.wait().unwrap().success());
+
+    assert!(
+        body.contains("# TYPE tracer_syscalls_total counter"),
+        "{body}"
+    );
+    assert!(metric_sum(&body, "tracer_self_cpu_seconds_total") > 0.0);
+    assert!(body.contains("tracer_lost_events_total"));
+    assert!(body.contains("tracer_bpf_program_runs_total"));
+    let served = metric_sum(&body, "tracer_syscalls_total") as u64;
+    // The endpoint is updated when a window closes: its syscall count is that of the first k
+    // windows, for some k.
+    let windows = read_windows(out.path());
+    let mut running = 0;
+    let mut prefixes = vec![0];
+    for w in &windows {
+        running += syscall_counts(w).values().sum::<u64>();
+        prefixes.push(running);
+    }
+    assert!(
+        prefixes.contains(&served),
+        "served {served}, window prefix sums {prefixes:?}"
+    );
+    assert!(served > 0);
+    // Each window with samples has its pprof profile.
+    assert!(std::fs::read_dir(out.path().join("windows"))
+        .unwrap()
+        .flatten()
+        .any(|e| e.path().to_string_lossy().ends_with(".pb.gz")));
+    assert!(out.path().join("cpu_profile/profile.pb.gz").exists());
     drop(cluster);
 }

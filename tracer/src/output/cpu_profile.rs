@@ -111,6 +111,9 @@ pub fn render(snapshot: &Snapshot, profile: &CpuProfile, dir: &Path) -> Result<V
         &stack_quality(snapshot, profile),
         &mut written,
     )?;
+    let pprof = dir.join(CPU_DIR).join(crate::output::pprof::FILE_NAME);
+    crate::output::pprof::write(snapshot, &pprof)?;
+    written.push(pprof);
     if !snapshot.offcpu.is_empty() {
         let lines = offcpu_folded(snapshot);
         let folded = flamegraph::folded_text(&lines);
