@@ -5,36 +5,9 @@
 mod common;
 
 use common::*;
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::time::{Duration, Instant};
 use tracer_test_support::{ClientMode, ClientOpts, Cluster, ClusterOpts, Fsync};
-
-/// Starts `tracer run <args>` and returns once it says it is tracing.
-fn start_tracer(args: &[String]) -> Child {
-    let mut child = Command::new(tracer_bin())
-        .arg("run")
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start tracer");
-    let stderr = child.stderr.take().unwrap();
-    let mut lines = BufReader::new(stderr).lines();
-    loop {
-        let line = lines
-            .next()
-            .expect("tracer exited before it started tracing")
-            .unwrap();
-        eprintln!("tracer: {line}");
-        if line.contains("tracer: tracing") {
-            break;
-        }
-    }
-    // Keep draining stderr so the tracer never blocks on a full pipe.
-    std::thread::spawn(move || lines.for_each(|l| eprintln!("tracer: {}", l.unwrap_or_default())));
-    child
-}
 
 fn wait_with_timeout(child: &mut Child, timeout: Duration) -> std::process::ExitStatus {
     let deadline = Instant::now() + timeout;

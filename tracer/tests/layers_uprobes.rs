@@ -6,32 +6,11 @@
 mod common;
 
 use common::*;
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::time::{Duration, Instant};
 use tracer::analyse::cpu::matches_function;
 use tracer::model::Snapshot;
 use tracer_test_support::{ClientMode, ClientOpts, Cluster, ClusterOpts, Fsync, GroundTruth};
-
-fn start_tracer(args: &[String]) -> Child {
-    let mut child = Command::new(tracer_bin())
-        .arg("run")
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start tracer");
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    loop {
-        let line = lines.next().expect("tracer exited before tracing").unwrap();
-        eprintln!("{line}");
-        if line.contains("tracer: tracing") {
-            break;
-        }
-    }
-    std::thread::spawn(move || lines.for_each(|l| eprintln!("{}", l.unwrap_or_default())));
-    child
-}
 
 fn wait(child: &mut Child, timeout: Duration) {
     let deadline = Instant::now() + timeout;

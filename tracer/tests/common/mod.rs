@@ -94,3 +94,27 @@ pub fn world_readable_tempdir() -> tempfile::TempDir {
     std::fs::set_permissions(d.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
     d
 }
+
+/// Starts `tracer run <args>` and returns once it says it is tracing (from then on nothing the
+/// targets do is missed); its stderr keeps being forwarded to the test's output.
+pub fn start_tracer(args: &[String]) -> std::process::Child {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    let mut child = Command::new(tracer_bin())
+        .arg("run")
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start tracer");
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    loop {
+        let line = lines.next().expect("tracer exited before tracing").unwrap();
+        eprintln!("{line}");
+        if line.contains("tracer: tracing") {
+            break;
+        }
+    }
+    std::thread::spawn(move || lines.for_each(|l| eprintln!("{}", l.unwrap_or_default())));
+    child
+}
