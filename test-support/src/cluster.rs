@@ -48,6 +48,17 @@ pub struct ClusterOpts {
     pub start_paused: bool,
     /// Appended to every node's command line, e.g. `--burn-applier-us 50`.
     pub extra_node_args: Vec<String>,
+    /// Run the nodes from a copy of the node binary under this name (at most 15 bytes: the
+    /// kernel's comm), so `tracer run --comm NAME` finds this cluster's nodes and no other
+    /// test's. See [`unique_node_name`].
+    pub node_name: Option<String>,
+}
+
+/// A node binary name no other cluster on this machine uses (`rkv` + pid + a counter).
+pub fn unique_node_name() -> String {
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    format!("rkv{}x{n}", std::process::id())
 }
 
 impl Default for ClusterOpts {
@@ -60,6 +71,7 @@ impl Default for ClusterOpts {
             launcher: false,
             start_paused: false,
             extra_node_args: Vec::new(),
+            node_name: None,
         }
     }
 }
@@ -85,10 +97,20 @@ impl Cluster {
         if opts.nodes == 0 {
             bail!("a cluster needs at least one node");
         }
-        let bins = fixture_bins(opts.variant)?;
+        let mut bins = fixture_bins(opts.variant)?;
         let dir = tempfile::Builder::new()
             .prefix("raftkv-cluster-")
             .tempdir()?;
+        if let Some(name) = &opts.node_name {
+            if name.len() > 15 || name.contains('/') {
+                bail!("node name {name:?}: at most 15 bytes, no '/' (it becomes the comm)");
+            }
+            let copy = dir.path().join(name);
+            fs::copy(&bins.node, &copy).with_context(|| {
+                format!("copying {} to {}", bins.node.display(), copy.display())
+            })?;
+            bins.node = copy;
+        }
         let ports = free_ports(opts.nodes)?;
         let config: String = ports
             .iter()

@@ -12,7 +12,7 @@ mod status;
 pub mod strace;
 
 pub use client::{ClientMode, ClientOpts, ClientReport};
-pub use cluster::{Cluster, ClusterOpts, Fsync};
+pub use cluster::{unique_node_name, Cluster, ClusterOpts, Fsync};
 pub use fixture::{fixture_bins, fixture_dir, workspace_root, FixtureBins, Variant};
 pub use ground_truth::{GroundTruth, NetIo, PersisterIo, RoleChange, RpcCounts, TRACED_METHODS};
 pub use ports::free_ports;

@@ -229,6 +229,7 @@ pub fn build_snapshot(
         roles: Vec::new(),
         offcpu: Vec::new(),
         disk: None,
+        self_cost: None,
         layers: plan.layers.clone(),
         attribution: plan.attribution().to_string(),
         functions,

@@ -26,6 +26,7 @@ pub mod profile;
 pub mod report;
 pub mod resolve;
 pub mod run;
+pub mod status_line;
 pub mod symbolize;
 pub mod target;
 pub mod watch;

@@ -45,6 +45,9 @@ pub struct Snapshot {
     /// Block devices, per-process I/O and data directories.
     #[serde(default)]
     pub disk: Option<DiskReport>,
+    /// What tracing cost, measured when the snapshot was taken.
+    #[serde(default)]
+    pub self_cost: Option<SelfCost>,
     /// Things the user must know about this run (processes that exited, unknown fds, ...).
     pub notes: Vec<String>,
 }
@@ -287,6 +290,15 @@ pub struct StackRecord {
     /// are missing. Stacks that end in libc/libstdc++ (Debian builds them without frame
     /// pointers) are not truncated: the program's own frames are all there.
     pub user_truncated: bool,
+}
+
+/// tracer's own cost so far: user-space CPU and memory, kernel BPF run time.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct SelfCost {
+    pub tracer_cpu_seconds: f64,
+    pub tracer_rss_bytes: u64,
+    pub bpf_runs: u64,
+    pub bpf_run_ns: u64,
 }
 
 /// The roles of one node over the run.

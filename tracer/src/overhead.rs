@@ -69,3 +69,13 @@ pub fn describe(o: &SelfOverhead, duration_s: f64) -> String {
         }
     )
 }
+
+/// The model's view of [`SelfOverhead`].
+pub fn self_cost(o: &SelfOverhead) -> crate::model::SelfCost {
+    crate::model::SelfCost {
+        tracer_cpu_seconds: o.tracer_cpu_seconds,
+        tracer_rss_bytes: o.tracer_rss_bytes,
+        bpf_runs: o.bpf_programs.iter().map(|p| p.1).sum(),
+        bpf_run_ns: o.bpf_programs.iter().map(|p| p.2).sum(),
+    }
+}

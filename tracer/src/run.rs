@@ -17,6 +17,7 @@ use crate::output::session;
 use crate::preflight;
 use crate::probe_plan::ProbePlan;
 use crate::procfs;
+use crate::status_line::StatusLine;
 use crate::symbolize::StackSymbolizer;
 use crate::target::{self, HeldChild, TargetSpec};
 use crate::watch::{disk::DiskWatch, roles::RoleWatch};
@@ -72,6 +73,8 @@ pub struct RunOutcome {
 const POLL: Duration = Duration::from_millis(50);
 /// How often `--comm` looks for new processes of that name.
 const COMM_RESCAN: Duration = Duration::from_millis(500);
+/// How long after discovery a process's maps are re-read every poll.
+const YOUNG: Duration = Duration::from_secs(2);
 /// How often cached memory maps of live processes are refreshed for symbolisation.
 const MAP_REFRESH: Duration = Duration::from_secs(2);
 
@@ -181,11 +184,14 @@ pub fn run(opts: &RunOptions) -> Result<RunOutcome> {
         symbolizer.warm_kernel();
     }
     let mut last_map_refresh = Instant::now();
+    let mut young: std::collections::HashMap<u32, Instant> = Default::default();
     let mut last_comm_scan = Instant::now();
     let mut budget = BudgetWatch::new();
     let mut disk = DiskWatch::start();
     let mut roles = RoleWatch::new();
     let mut windows = Windows::new(&opts.out_dir, opts.keep_windows);
+    let mut status = StatusLine::new();
+    let initial: Vec<u32> = existing.clone();
     let stop = loop {
         // `--comm NAME` also means processes of that name that start later (a restarted node).
         if let TargetSpec::Comm(name) = &opts.target {
@@ -200,12 +206,29 @@ pub fn run(opts: &RunOptions) -> Result<RunOutcome> {
         }
         if plan.uprobes {
             if let Some(limit) = plan.budget {
-                budget.check(&mut attached, &plan, limit, start)?;
+                budget.check(&mut attached, &plan, limit, start, &mut status)?;
             }
         }
         for pid in discover(&mut attached, &mut processes, &symbolizer)? {
             disk.on_process(pid);
+            young.insert(pid, Instant::now());
+            // Like strace -f's "Process N attached": a process that joined after the start
+            // (a child, or a restarted node found by --comm).
+            let is_held = held.as_ref().is_some_and(|h| h.pid == pid);
+            if !initial.contains(&pid) && !is_held {
+                status.println(&format!(
+                    "tracer: now tracing pid {pid} ({})",
+                    processes.get(&pid).map(|p| p.comm.as_str()).unwrap_or("?")
+                ));
+            }
         }
+        // A process just seen may still be exec'ing or loading its libraries: re-read its
+        // maps every poll during its first seconds, so that its stacks resolve even if it
+        // exits before the end of the run.
+        young.retain(|pid, seen| {
+            symbolizer.remember_process(*pid);
+            seen.elapsed() < YOUNG
+        });
         // Processes may map libraries late (dlopen): refresh the cached maps now and then.
         if last_map_refresh.elapsed() >= MAP_REFRESH {
             for p in processes.values().filter(|p| p.exited_at_s.is_none()) {
@@ -242,8 +265,23 @@ pub fn run(opts: &RunOptions) -> Result<RunOutcome> {
             if reaped == Some(true) || !procfs::is_alive(p.pid) {
                 p.exited_at_s = Some(elapsed.as_secs_f64());
                 attached.remove_target(p.pid)?;
+                status.println(&format!(
+                    "tracer: pid {} ({}) exited after {:.1} s",
+                    p.pid,
+                    p.comm,
+                    elapsed.as_secs_f64()
+                ));
             }
         }
+        let live_now = live(&processes);
+        status.tick(
+            &attached,
+            &crate::status_line::Status {
+                nodes: live_now.len(),
+                leader: roles.current_leader(&live_now),
+                windows: windows.written() as usize,
+            },
+        );
         if stop_flag.load(Ordering::Relaxed) {
             break StopReason::Signal;
         }
@@ -265,6 +303,7 @@ pub fn run(opts: &RunOptions) -> Result<RunOutcome> {
         }
         std::thread::sleep(POLL);
     };
+    status.clear();
     let duration_s = start.elapsed().as_secs_f64();
     let stopped = Instant::now();
     disk.tick(live(&processes).into_iter());
@@ -334,9 +373,10 @@ pub fn run(opts: &RunOptions) -> Result<RunOutcome> {
     snapshot.offcpu = offcpu;
     snapshot.roles = roles.finish();
     snapshot.disk = Some(disk.finish(duration_s, &snapshot.files, &block_latency));
-    snapshot
-        .notes
-        .push(crate::overhead::describe(&cost, duration_s));
+    let cost_line = crate::overhead::describe(&cost, duration_s);
+    eprintln!("tracer: {cost_line}");
+    snapshot.notes.push(cost_line);
+    snapshot.self_cost = Some(crate::overhead::self_cost(&cost));
     if windows.written() > 1 {
         snapshot.notes.push(format!(
             "{} windows of {:.0} s in {}/ (the last {} kept)",
@@ -374,7 +414,7 @@ struct Windows {
     started_at: String,
     /// Cumulative counters at the last window.
     prev: KernelData,
-    profile: CpuProfile,
+    profile: crate::windows::ProfileAccumulator,
     offcpu: Vec<OffCpuRecord>,
     writer: WindowWriter,
 }
@@ -385,7 +425,7 @@ impl Windows {
             last: Instant::now(),
             started_at: chrono::Local::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, false),
             prev: KernelData::default(),
-            profile: CpuProfile::default(),
+            profile: Default::default(),
             offcpu: Vec::new(),
             writer: WindowWriter::new(out_dir, keep),
         }
@@ -429,9 +469,12 @@ impl Windows {
         );
         window.offcpu = offcpu;
         window.profile = profile;
+        window.self_cost = Some(crate::overhead::self_cost(&crate::overhead::measure(
+            attached,
+        )));
         self.writer.write(&window)?;
         if let Some(p) = &window.profile {
-            crate::windows::merge_profile(&mut self.profile, p);
+            self.profile.add(p);
         }
         crate::windows::merge_offcpu(&mut self.offcpu, &window.offcpu);
         self.prev = KernelData {
@@ -440,6 +483,11 @@ impl Windows {
             ..cur.clone()
         };
         self.last = Instant::now();
+        // A busy window's transient buffers would otherwise stay in the allocator's free
+        // lists: give them back so the resident size reflects what tracer keeps, not its
+        // busiest window.
+        // SAFETY: malloc_trim only releases free memory.
+        unsafe { libc::malloc_trim(0) };
         Ok(cur)
     }
 
@@ -467,8 +515,7 @@ impl Windows {
             start.elapsed().as_secs_f64(),
             Vec::new(),
         );
-        s.profile = (!self.profile.stacks.is_empty() || self.profile.samples > 0)
-            .then(|| self.profile.clone());
+        s.profile = (!self.profile.is_empty()).then(|| self.profile.profile());
         s.offcpu = self.offcpu.clone();
         s
     }
@@ -476,7 +523,7 @@ impl Windows {
     /// The run's profile and off-CPU records, summed over the windows.
     fn totals(&mut self, sampling: bool) -> (Option<CpuProfile>, Vec<OffCpuRecord>) {
         (
-            sampling.then(|| std::mem::take(&mut self.profile)),
+            sampling.then(|| self.profile.profile()),
             std::mem::take(&mut self.offcpu),
         )
     }
@@ -504,6 +551,7 @@ impl BudgetWatch {
         plan: &ProbePlan,
         limit: u64,
         start: Instant,
+        status: &mut StatusLine,
     ) -> Result<()> {
         let dt = self.last.elapsed().as_secs_f64();
         if dt < 1.0 {
@@ -523,10 +571,10 @@ impl BudgetWatch {
                     .get(func as usize)
                     .map(|p| p.demangled.as_str())
                     .unwrap_or("?");
-                eprintln!(
+                status.println(&format!(
                     "tracer: {name}: {rate:.0} calls/s is over the probe budget ({limit}/s); its \
                      uprobes are removed and its layer is attributed by stacks from now on"
-                );
+                ));
                 self.detached.push(crate::probe_plan::Detached {
                     func,
                     at_s: start.elapsed().as_secs_f64(),
@@ -582,6 +630,8 @@ fn discover(
             if comm != p.comm {
                 p.comm = comm;
                 p.cmdline = procfs::cmdline(p.pid);
+                // It exec'd: its memory maps are new.
+                symbolizer.remember_process(p.pid);
             }
         }
     }

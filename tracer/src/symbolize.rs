@@ -8,8 +8,8 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::path::PathBuf;
 
-use blazesym::symbolize::{cache, source, Input, Symbolized, Symbolizer};
-use blazesym::{MaybeDefault, Pid};
+use blazesym::symbolize::{source, Input, Symbolized, Symbolizer};
+use blazesym::MaybeDefault;
 
 use crate::model::KERNEL_SUFFIX;
 
@@ -32,6 +32,8 @@ const THREAD_ENTRIES: &[&str] = &[
 struct Mapping {
     start: u64,
     end: u64,
+    /// File offset of `start`.
+    offset: u64,
     path: PathBuf,
 }
 
@@ -87,24 +89,33 @@ impl StackSymbolizer {
     /// Remembers `pid`'s memory maps so its addresses resolve even after it exits. Call it when
     /// a process is first seen and again now and then (it may load libraries later).
     pub fn remember_process(&self, pid: u32) {
-        let mut c = cache::Process::new(Pid::from(pid));
-        c.cache_vmas = true;
-        // Best effort: a process that is already gone simply stays unresolvable.
-        let _ = self.symbolizer.cache(&cache::Cache::Process(c));
-        if let Some(layout) = read_layout(pid) {
+        // A process that exited but is not reaped yet has an empty /proc/PID/maps: that must
+        // not replace the maps remembered while it lived.
+        if let Some(layout) = read_layout(pid).filter(|l| !l.mappings.is_empty()) {
             self.layouts.borrow_mut().insert(pid, layout);
         }
     }
 
     /// The mapping containing `addr` in `pid`, and whether it is the main executable.
     fn module_of(&self, pid: u32, addr: u64) -> Option<(PathBuf, bool)> {
+        self.file_offset_of(pid, addr)
+            .map(|(path, _, is_exe)| (path, is_exe))
+    }
+
+    /// The file mapped at `addr` in `pid`, the offset of `addr` in it, and whether it is the
+    /// main executable.
+    fn file_offset_of(&self, pid: u32, addr: u64) -> Option<(PathBuf, u64, bool)> {
         let layouts = self.layouts.borrow();
         let layout = layouts.get(&pid)?;
         let m = layout
             .mappings
             .iter()
             .find(|m| m.start <= addr && addr < m.end)?;
-        Some((m.path.clone(), layout.exe.as_ref() == Some(&m.path)))
+        Some((
+            m.path.clone(),
+            addr - m.start + m.offset,
+            layout.exe.as_ref() == Some(&m.path),
+        ))
     }
 
     /// Why the walk of a leaf-first user stack of `pid` ended.
@@ -196,27 +207,40 @@ impl StackSymbolizer {
         if missing.is_empty() {
             return;
         }
-        let mut src = source::Process::new(Pid::from(pid));
-        // Cached VMAs + symbolic paths keep working after the process exited.
-        src.map_files = false;
-        src.debug_syms = false;
-        src.perf_map = false;
-        let syms = self
-            .symbolizer
-            .symbolize(&source::Source::Process(src), Input::AbsAddr(&missing))
-            .unwrap_or_default();
-        for (i, a) in missing.into_iter().enumerate() {
-            let name = match syms.get(i) {
-                Some(Symbolized::Sym(sym)) => sym.name.to_string(),
-                // No symbol: name the library like perf does (`[libstdc++.so.6.0.30]`).
-                _ => match self.module_of(pid, a) {
-                    Some((path, _)) => format!(
+        // Resolve through the files, by file offset, from the maps remembered while the
+        // process lived: that keeps working after it exits (and is reaped).
+        let mut by_file: HashMap<PathBuf, Vec<(u64, u64)>> = HashMap::new();
+        let mut names: HashMap<u64, String> = HashMap::new();
+        for &a in &missing {
+            match self.file_offset_of(pid, a) {
+                Some((path, off, _)) => by_file.entry(path).or_default().push((a, off)),
+                None => {
+                    names.insert(a, UNKNOWN.to_string());
+                }
+            }
+        }
+        for (path, pairs) in by_file {
+            let offsets: Vec<u64> = pairs.iter().map(|p| p.1).collect();
+            let mut src = source::Elf::new(&path);
+            src.debug_syms = false;
+            let syms = self
+                .symbolizer
+                .symbolize(&source::Source::Elf(src), Input::FileOffset(&offsets))
+                .unwrap_or_default();
+            for (i, (a, _)) in pairs.into_iter().enumerate() {
+                let name = match syms.get(i) {
+                    Some(Symbolized::Sym(sym)) => sym.name.to_string(),
+                    // No symbol: name the library like perf does (`[libstdc++.so.6.0.30]`).
+                    _ => format!(
                         "[{}]",
                         path.file_name().unwrap_or_default().to_string_lossy()
                     ),
-                    None => UNKNOWN.to_string(),
-                },
-            };
+                };
+                names.insert(a, name);
+            }
+        }
+        for a in missing {
+            let name = names.remove(&a).unwrap_or_else(|| UNKNOWN.to_string());
             self.user_cache.insert((pid, a), name);
         }
     }
@@ -271,10 +295,12 @@ fn read_layout(pid: u32) -> Option<ProcessLayout> {
     for line in maps.lines() {
         // start-end perms offset dev inode path
         let mut cols = line.split_whitespace();
-        let (Some(range), Some(perms)) = (cols.next(), cols.next()) else {
+        let (Some(range), Some(perms), Some(offset)) = (cols.next(), cols.next(), cols.next())
+        else {
             continue;
         };
-        let path = cols.nth(3).unwrap_or("");
+        let offset = u64::from_str_radix(offset, 16).unwrap_or(0);
+        let path = cols.nth(2).unwrap_or("");
         if !perms.contains('x') || !path.starts_with('/') {
             continue;
         }
@@ -287,6 +313,7 @@ fn read_layout(pid: u32) -> Option<ProcessLayout> {
         mappings.push(Mapping {
             start,
             end,
+            offset,
             path: PathBuf::from(path),
         });
     }

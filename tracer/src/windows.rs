@@ -110,33 +110,78 @@ pub fn delta(cur: &KernelData, prev: &KernelData) -> KernelData {
     }
 }
 
-/// Adds window profile `w` into the running profile `acc`.
-pub fn merge_profile(acc: &mut CpuProfile, w: &CpuProfile) {
-    acc.freq_hz = w.freq_hz;
-    acc.samples += w.samples;
-    let mut index: HashMap<(u32, String, Option<String>, Vec<String>), usize> = acc
-        .stacks
-        .iter()
-        .enumerate()
-        .map(|(i, s)| {
-            (
-                (s.pid, s.thread.clone(), s.layer.clone(), s.frames.clone()),
-                i,
-            )
-        })
-        .collect();
-    for s in &w.stacks {
-        let key = (s.pid, s.thread.clone(), s.layer.clone(), s.frames.clone());
-        match index.get(&key) {
-            Some(&i) => acc.stacks[i].count += s.count,
-            None => {
-                index.insert(key, acc.stacks.len());
-                acc.stacks.push(s.clone());
-            }
+/// (pid, thread name id, layer id, frame ids).
+type InternedStack = (u32, u32, Option<u32>, Box<[u32]>);
+
+/// The running sum of the windows' CPU profiles, kept compact: frame names and thread names
+/// are interned, so a distinct stack costs a few dozen bytes instead of its strings (a long
+/// run keeps meeting new stack variants; memory must grow with distinct frames, not stacks).
+#[derive(Default)]
+pub struct ProfileAccumulator {
+    freq_hz: u64,
+    samples: u64,
+    names: Vec<String>,
+    ids: HashMap<String, u32>,
+    /// (pid, thread, layer, frames) -> (count, user_truncated)
+    stacks: HashMap<InternedStack, (u64, bool)>,
+}
+
+impl ProfileAccumulator {
+    fn intern(&mut self, s: &str) -> u32 {
+        if let Some(&id) = self.ids.get(s) {
+            return id;
+        }
+        let id = self.names.len() as u32;
+        self.names.push(s.to_string());
+        self.ids.insert(s.to_string(), id);
+        id
+    }
+
+    /// Adds one window's profile.
+    pub fn add(&mut self, w: &CpuProfile) {
+        self.freq_hz = w.freq_hz;
+        self.samples += w.samples;
+        for s in &w.stacks {
+            let thread = self.intern(&s.thread);
+            let layer = s.layer.as_deref().map(|l| self.intern(l));
+            let frames: Box<[u32]> = s.frames.iter().map(|f| self.intern(f)).collect();
+            let e = self
+                .stacks
+                .entry((s.pid, thread, layer, frames))
+                .or_insert((0, s.user_truncated));
+            e.0 += s.count;
         }
     }
-    acc.stacks
-        .sort_by(|a, b| b.count.cmp(&a.count).then(a.frames.cmp(&b.frames)));
+
+    /// Whether nothing was added yet.
+    pub fn is_empty(&self) -> bool {
+        self.samples == 0 && self.stacks.is_empty()
+    }
+
+    /// The summed profile.
+    pub fn profile(&self) -> CpuProfile {
+        let name = |id: &u32| self.names[*id as usize].clone();
+        let mut stacks: Vec<crate::model::StackRecord> = self
+            .stacks
+            .iter()
+            .map(
+                |((pid, thread, layer, frames), (count, truncated))| crate::model::StackRecord {
+                    pid: *pid,
+                    thread: name(thread),
+                    frames: frames.iter().map(name).collect(),
+                    count: *count,
+                    user_truncated: *truncated,
+                    layer: layer.as_ref().map(name),
+                },
+            )
+            .collect();
+        stacks.sort_by(|a, b| b.count.cmp(&a.count).then(a.frames.cmp(&b.frames)));
+        CpuProfile {
+            freq_hz: self.freq_hz,
+            samples: self.samples,
+            stacks,
+        }
+    }
 }
 
 /// Adds window off-CPU records into the running ones.
@@ -182,7 +227,9 @@ impl WindowWriter {
         std::fs::create_dir_all(&self.dir)
             .with_context(|| format!("creating {}", self.dir.display()))?;
         let path = self.dir.join(format!("window_{:04}.json", self.next));
-        std::fs::write(&path, serde_json::to_string(window)?)
+        let file =
+            std::fs::File::create(&path).with_context(|| format!("writing {}", path.display()))?;
+        serde_json::to_writer(std::io::BufWriter::new(file), window)
             .with_context(|| format!("writing {}", path.display()))?;
         // Each window's CPU profile in pprof format, for `go tool pprof` and Pyroscope.
         if window.profile.is_some() {

@@ -224,3 +224,90 @@ fn metrics_endpoint_serves_the_window_totals() {
     assert!(out.path().join("cpu_profile/profile.pb.gz").exists());
     drop(cluster);
 }
+
+/// `--comm NAME` keeps watching for processes of that name: a node killed and started again
+/// mid-run is traced again (syscalls and uprobes), and every call it made is counted.
+#[test]
+fn a_restarted_node_is_traced_again() {
+    require_root();
+    let out = tempfile::tempdir().unwrap();
+    // Our own copy of the node binary: `--comm` must not find other tests' nodes.
+    let name = tracer_test_support::unique_node_name();
+    let mut cluster = Cluster::start(ClusterOpts {
+        nodes: 3,
+        fsync: Fsync::Batch,
+        start_paused: true,
+        node_name: Some(name.clone()),
+        ..ClusterOpts::default()
+    })
+    .unwrap();
+    let args: Vec<String> = [
+        "--comm",
+        &name,
+        "--interval",
+        "2s",
+        "--no-sample",
+        "--probe-budget",
+        "0",
+        "-o",
+        out.path().to_str().unwrap(),
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let mut tracer = start_tracer_with_lines(&args);
+    cluster.resume().unwrap();
+    let leader = cluster.wait_for_leader(Duration::from_secs(10)).unwrap();
+    let victim = (leader + 1) % 3;
+    let old_pid = cluster.node_pid(victim).unwrap();
+    let load = ClientOpts {
+        threads: 1,
+        ops_per_thread: None,
+        duration: Some(Duration::from_secs(2)),
+        mode: ClientMode::Put,
+        value_bytes: 64,
+    };
+    cluster.run_client(&load).unwrap();
+    cluster.kill_node(victim).unwrap();
+    tracer.wait_for_line(&format!("pid {old_pid} ({name}) exited"));
+    cluster.restart_node(victim).unwrap();
+    let new_pid = cluster.node_pid(victim).unwrap();
+    // The restarted node waits (--start-paused) until tracer says it traces it: then every
+    // call it makes is seen.
+    tracer.wait_for_line(&format!("now tracing pid {new_pid} ({name})"));
+    tracer_test_support::send_signal(new_pid, libc::SIGUSR1).unwrap();
+    cluster.run_client(&load).unwrap();
+    let truths = cluster.stop().unwrap();
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(tracer.child.id() as i32, libc::SIGTERM) };
+    assert!(tracer.child.wait().unwrap().success());
+
+    let snap = load_snapshot(out.path());
+    let old = snap.processes.iter().find(|p| p.pid == old_pid).unwrap();
+    assert!(old.exited_at_s.is_some(), "the killed node is seen gone");
+    assert!(snap.processes.iter().any(|p| p.pid == new_pid));
+    let truth = truths.iter().find(|t| t.pid == new_pid).unwrap();
+    let mut checked = 0;
+    for (method, &expected) in &truth.calls {
+        if let Some(got) = probed_entries(&snap, new_pid, method) {
+            assert_eq!(got, expected, "{method} in the restarted node");
+            checked += u64::from(expected > 0);
+        }
+    }
+    eprintln!("{checked} probed methods of the restarted node agree with its own counts");
+    assert!(
+        checked >= 3,
+        "the restarted node made probed calls: {checked}"
+    );
+    let syscalls: u64 = snap
+        .syscalls
+        .iter()
+        .filter(|r| r.pid == new_pid)
+        .map(|r| r.stats.count)
+        .sum();
+    assert!(syscalls > 100, "syscalls of the restarted node: {syscalls}");
+    assert!(
+        read_windows(out.path()).len() >= 2,
+        "windows kept coming across the restart"
+    );
+}

@@ -355,3 +355,39 @@ fn three_nodes_at_999_hz_account_for_every_sample() {
     assert_eq!(snap.drops["sample_map_full"], 0);
     drop(cluster);
 }
+
+#[test]
+fn stacks_of_a_process_that_exited_still_resolve() {
+    require_root();
+    let bins = tracer_test_support::fixture_bins(Variant::Fp).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    // Calls an out-of-line function in a loop for about a second, then exits: long before
+    // tracer symbolises at the end of the run. The loop itself is inlined into `main`.
+    let out = tracer_run(&[
+        "-F",
+        "999",
+        "--no-uprobes",
+        "-o",
+        dir.path().to_str().unwrap(),
+        "--",
+        bins.workload.to_str().unwrap(),
+        "--loop-call",
+        "600000000",
+    ]);
+    assert!(out.status.success());
+    let profile = load_snapshot(dir.path()).profile.unwrap();
+    let total: u64 = profile.stacks.iter().map(|r| r.count).sum();
+    let resolved: u64 = profile
+        .stacks
+        .iter()
+        .filter(|r| {
+            r.frames
+                .iter()
+                .any(|f| f == "main" || f.contains("workload_probe_target"))
+        })
+        .map(|r| r.count)
+        .sum();
+    eprintln!("{resolved} of {total} samples resolve to the workload's functions");
+    assert!(total > 100);
+    assert!(resolved * 10 >= total * 8, "{resolved}/{total}");
+}

@@ -66,15 +66,6 @@ fn traced_run(
 }
 
 /// Entries tracer counted for `method` in process `pid` (over every symbol matching it).
-fn probed_entries(s: &Snapshot, pid: u32, method: &str) -> Option<u64> {
-    let rows: Vec<_> = s
-        .functions
-        .iter()
-        .filter(|f| f.pid == pid && matches_function(&f.function, method))
-        .collect();
-    (!rows.is_empty()).then(|| rows.iter().map(|f| f.entries).sum())
-}
-
 #[test]
 fn probed_call_counts_equal_ground_truth_and_layers_attribute_syscalls() {
     let (snap, truths) = traced_run(

@@ -80,6 +80,16 @@ impl RoleWatch {
         Ok(())
     }
 
+    /// The live node that acted as leader in the last window, if any.
+    pub fn current_leader(&self, live: &[u32]) -> Option<u32> {
+        live.iter().copied().find(|pid| {
+            self.nodes
+                .get(pid)
+                .and_then(|(spans, _)| spans.last())
+                .is_some_and(|s| s.role == "leader")
+        })
+    }
+
     /// Every node's timeline and heartbeat frequency while leader.
     pub fn finish(self) -> Vec<NodeRoles> {
         self.nodes

@@ -98,6 +98,32 @@ pub fn world_readable_tempdir() -> tempfile::TempDir {
 /// Starts `tracer run <args>` and returns once it says it is tracing (from then on nothing the
 /// targets do is missed); its stderr keeps being forwarded to the test's output.
 pub fn start_tracer(args: &[String]) -> std::process::Child {
+    start_tracer_with_lines(args).child
+}
+
+/// A running tracer whose stderr lines the test can wait for.
+pub struct RunningTracer {
+    pub child: std::process::Child,
+    lines: std::sync::mpsc::Receiver<String>,
+}
+
+impl RunningTracer {
+    /// Waits (up to 30 s) for a stderr line containing `needle`.
+    pub fn wait_for_line(&self, needle: &str) -> String {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(l) if l.contains(needle) => return l,
+                Ok(_) => {}
+                Err(e) => panic!("tracer never printed {needle:?}: {e}"),
+            }
+        }
+    }
+}
+
+/// Like [`start_tracer`], keeping the stderr lines for [`RunningTracer::wait_for_line`].
+pub fn start_tracer_with_lines(args: &[String]) -> RunningTracer {
     use std::io::{BufRead, BufReader};
     use std::process::Stdio;
     let mut child = Command::new(tracer_bin())
@@ -115,6 +141,22 @@ pub fn start_tracer(args: &[String]) -> std::process::Child {
             break;
         }
     }
-    std::thread::spawn(move || lines.for_each(|l| eprintln!("{}", l.unwrap_or_default())));
-    child
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for l in lines.map_while(Result::ok) {
+            eprintln!("{l}");
+            let _ = tx.send(l);
+        }
+    });
+    RunningTracer { child, lines: rx }
+}
+
+/// Entries of probed `method` (any overload or clone) in process `pid`; None if not probed.
+pub fn probed_entries(s: &Snapshot, pid: u32, method: &str) -> Option<u64> {
+    let rows: Vec<_> = s
+        .functions
+        .iter()
+        .filter(|f| f.pid == pid && tracer::analyse::cpu::matches_function(&f.function, method))
+        .collect();
+    (!rows.is_empty()).then(|| rows.iter().map(|f| f.entries).sum())
 }

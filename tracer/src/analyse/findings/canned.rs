@@ -62,6 +62,7 @@ impl Canned {
                 roles: vec![],
                 offcpu: vec![],
                 disk: None,
+                self_cost: None,
                 notes: vec![],
             },
         }
