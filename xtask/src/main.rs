@@ -51,7 +51,7 @@ enum Command {
         /// Syscalls per run of the syscall-loop benchmark.
         #[arg(long, default_value_t = 2_000_000)]
         iters: u64,
-        /// Seconds of client load per mode in the sampling benchmark.
+        /// Seconds of client load per mode and round in the sampling and overhead benchmarks.
         #[arg(long, default_value_t = 8)]
         seconds: u64,
     },

@@ -1,6 +1,8 @@
 //! `cargo xtask bench`: overhead benchmarks, each comparing tracer side by side, in one run,
 //! with the tools it replaces. Results go to `target/bench/*.md` and `*.json`.
 
+mod cluster;
+pub mod overhead;
 pub mod sampling;
 pub mod syscalls;
 pub mod uprobes;
@@ -16,6 +18,9 @@ pub enum Suite {
     Sampling,
     /// Cost of one probed call: tracer vs bpftrace uprobe+uretprobe.
     Uprobes,
+    /// Cluster throughput and p99 under tracer, perf record -g, strace -f -c and an equivalent
+    /// bpftrace script, side by side.
+    Overhead,
     /// Everything.
     All,
 }
@@ -29,6 +34,9 @@ pub fn run(suite: Suite, iters: u64, seconds: u64) -> Result<()> {
     }
     if matches!(suite, Suite::Sampling | Suite::All) {
         sampling::run(seconds)?;
+    }
+    if matches!(suite, Suite::Overhead | Suite::All) {
+        overhead::run(seconds)?;
     }
     Ok(())
 }
