@@ -291,12 +291,18 @@ pub struct OffCpuValue {
     pub count: u64,
 }
 
-/// Value of `OFFCPU_START`, keyed by thread id: the thread blocked at `start_ns` here.
+/// Value of `THREADS`, the kernel side's per-thread state. It lives in task-local storage
+/// (attached to the kernel's `task_struct`, freed with it), not in a hash map keyed by thread
+/// id: reaching it is a pointer walk instead of a hash lookup, and no exit hook has to free it.
+/// Created zeroed for threads of traced processes only.
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
-pub struct OffCpuStart {
-    pub start_ns: u64,
-    pub key: OffCpuKey,
+pub struct ThreadState {
+    /// When the thread blocked (switched out asleep); 0 while it is not blocked, or blocked
+    /// without being recorded.
+    pub offcpu_start_ns: u64,
+    /// Where and why it blocked, added to `OFFCPU` when it runs again.
+    pub offcpu_key: OffCpuKey,
 }
 
 /// Key of `BLOCK_INFLIGHT`: a block request.
@@ -339,14 +345,18 @@ pub enum Drop {
     FuncMapFull = 10,
     /// `THREAD_CALLS` was full: a thread's probed calls are counted but not timed.
     ThreadMapFull = 11,
-    /// `OFFCPU` or `OFFCPU_START` was full: a blocked interval went unrecorded.
+    /// `OFFCPU` was full: a blocked interval went unrecorded.
     OffCpuMapFull = 12,
     /// `BLOCK_INFLIGHT` or `BLOCK_LATENCY` was full: a block request's latency went unrecorded.
     BlockMapFull = 13,
+    /// A traced thread's state (`THREADS`, task-local storage) could not be created (kernel
+    /// memory, or a nested use of task storage on that CPU): a syscall or blocked interval of
+    /// that thread went unrecorded.
+    ThreadStateFailed = 14,
 }
 
 /// Number of [`Drop`] reasons (length of the `DROPS` array).
-pub const DROP_REASONS: u32 = 14;
+pub const DROP_REASONS: u32 = 15;
 
 /// Names of [`Drop`] reasons, indexed by their value, as shown in reports.
 pub const DROP_NAMES: [&str; DROP_REASONS as usize] = [
@@ -364,6 +374,7 @@ pub const DROP_NAMES: [&str; DROP_REASONS as usize] = [
     "thread_map_full",
     "offcpu_map_full",
     "block_map_full",
+    "thread_state_failed",
 ];
 
 /// Value of `TARGETS`: why this process is traced.

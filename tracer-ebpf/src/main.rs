@@ -15,8 +15,10 @@ mod syscalls;
 mod targets;
 
 use aya_ebpf::{
-    macros::{perf_event, tracepoint, uprobe, uretprobe},
-    programs::{PerfEventContext, ProbeContext, RetProbeContext, TracePointContext},
+    macros::{btf_tracepoint, perf_event, tracepoint, uprobe, uretprobe},
+    programs::{
+        BtfTracePointContext, PerfEventContext, ProbeContext, RetProbeContext, TracePointContext,
+    },
 };
 
 /// `raw_syscalls:sys_enter`: every syscall of every process enters here; non-targets leave
@@ -48,9 +50,10 @@ pub fn sched_process_exit(ctx: TracePointContext) -> u32 {
     0
 }
 
-/// `sched:sched_switch`: off-CPU time of traced threads.
-#[tracepoint]
-pub fn sched_switch(ctx: TracePointContext) -> u32 {
+/// `sched_switch` (BTF tracepoint: typed task pointers, no formatted record): off-CPU time
+/// of traced threads.
+#[btf_tracepoint(function = "sched_switch")]
+pub fn sched_switch(ctx: BtfTracePointContext) -> u32 {
     offcpu::on_switch(&ctx);
     0
 }

@@ -2,13 +2,15 @@
 //! space reads them too; every failed insert is counted in `DROPS`.
 
 use aya_ebpf::{
+    bindings::{bpf_map_type::BPF_MAP_TYPE_TASK_STORAGE, task_struct, BPF_F_NO_PREALLOC},
     btf_maps::StackTrace,
+    helpers::generated::bpf_task_storage_get,
     macros::{btf_map, map},
     maps::{HashMap, PerCpuArray, PerCpuHashMap},
 };
 use tracer_common::{
-    BlockReq, Drop, FdInfo, FdKey, FileKey, FuncKey, FuncStats, Inflight, OffCpuKey, OffCpuStart,
-    OffCpuValue, PathBuf, SampleKey, SyscallKey, SyscallStats, TargetInfo, ThreadCalls,
+    BlockReq, Drop, FdInfo, FdKey, FileKey, FuncKey, FuncStats, Inflight, OffCpuKey, OffCpuValue,
+    PathBuf, SampleKey, SyscallKey, SyscallStats, TargetInfo, ThreadCalls, ThreadState,
     DROP_REASONS, MAX_BLOCK_DEVS, MAX_BLOCK_INFLIGHT, MAX_FDS, MAX_FILE_KEYS, MAX_FUNC_KEYS,
     MAX_OFFCPU_KEYS, MAX_PATHS, MAX_SAMPLE_KEYS, MAX_STACKS, MAX_SYSCALL_KEYS, MAX_TARGETS,
     MAX_THREADS, STACK_DEPTH,
@@ -77,9 +79,11 @@ pub static ZERO_CALLS: PerCpuArray<ThreadCalls> = PerCpuArray::with_max_entries(
 pub static OFFCPU: PerCpuHashMap<OffCpuKey, OffCpuValue> =
     PerCpuHashMap::with_max_entries(MAX_OFFCPU_KEYS, 0);
 
-/// Thread id -> when and where it blocked. Entries die when it runs again or exits.
-#[map]
-pub static OFFCPU_START: HashMap<u32, OffCpuStart> = HashMap::with_max_entries(MAX_THREADS, 0);
+/// Per-thread state of threads of traced processes, in task-local storage: one entry per live
+/// thread that was traced (no size to set: the kernel frees an entry with its thread). Failed
+/// creations are counted as `Drop::ThreadStateFailed`.
+#[btf_map]
+pub static THREADS: TaskStorage<ThreadState> = TaskStorage::new();
 
 /// Block request -> issue time (ns).
 #[map]
@@ -133,4 +137,66 @@ pub fn stats_entry<K>(
         return None;
     }
     map.get_ptr_mut(key)
+}
+
+/// A task-local storage map (`BPF_MAP_TYPE_TASK_STORAGE`), which aya-ebpf does not provide:
+/// the same BTF map definition its own `btf_maps` types use (the loader reads the map's type,
+/// key, value, size and flags from these fields' types). The kernel requires
+/// `BPF_F_NO_PREALLOC`, `max_entries` 0 and an `int` key.
+#[repr(C)]
+pub struct TaskStorage<T> {
+    r#type: *const [i32; BPF_MAP_TYPE_TASK_STORAGE as usize],
+    key: *const i32,
+    value: *const T,
+    max_entries: *const [i32; 0],
+    map_flags: *const [i32; BPF_F_NO_PREALLOC as usize],
+}
+
+// SAFETY: placeholder pointers the loader reads as BTF; never dereferenced.
+unsafe impl<T> Sync for TaskStorage<T> {}
+
+/// `BPF_LOCAL_STORAGE_GET_F_CREATE`.
+const F_CREATE: u64 = 1;
+
+impl<T> TaskStorage<T> {
+    pub const fn new() -> Self {
+        TaskStorage {
+            r#type: core::ptr::null(),
+            key: core::ptr::null(),
+            value: core::ptr::null(),
+            max_entries: core::ptr::null(),
+            map_flags: core::ptr::null(),
+        }
+    }
+
+    #[inline(always)]
+    fn storage_get(&self, task: *mut task_struct, flags: u64) -> Option<*mut T> {
+        // SAFETY: the verifier only accepts a `task` that is a valid task_struct pointer (from
+        // `bpf_get_current_task_btf` or a BTF tracepoint argument).
+        let p = unsafe {
+            bpf_task_storage_get(
+                core::ptr::from_ref(self).cast_mut().cast(),
+                task,
+                core::ptr::null_mut(),
+                flags,
+            )
+        };
+        if p.is_null() {
+            None
+        } else {
+            Some(p.cast())
+        }
+    }
+
+    /// The entry of `task`, if it has one.
+    #[inline(always)]
+    pub fn get(&self, task: *mut task_struct) -> Option<*mut T> {
+        self.storage_get(task, 0)
+    }
+
+    /// The entry of `task`, created zeroed if it has none (None: it could not be created).
+    #[inline(always)]
+    pub fn get_or_create(&self, task: *mut task_struct) -> Option<*mut T> {
+        self.storage_get(task, F_CREATE)
+    }
 }

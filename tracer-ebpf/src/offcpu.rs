@@ -2,41 +2,81 @@
 //! (stacks), in which layer and in which syscall (futex = lock or condition wait); when it
 //! runs again, add the blocked time to `OFFCPU`. Preemptions (switched out still runnable)
 //! are CPU contention, not waits, and are not recorded.
+//!
+//! This runs on every context switch of the machine, so it is a BTF tracepoint
+//! (`tp_btf/sched_switch`): it gets the two `task_struct`s themselves instead of a formatted
+//! record (which the kernel would build, comms and all, before each run), and the start of a
+//! blocked interval lives in the thread's task-local storage (`THREADS`): the switched-in
+//! thread's entry is found through its `task_struct` (no hash of its id; threads of untraced
+//! processes have none, which costs one pointer test), and updated in place instead of being
+//! inserted into and removed from a hash map on every block.
 
 use aya_ebpf::{
+    bindings::task_struct,
     helpers::{bpf_get_current_comm, bpf_get_current_pid_tgid, bpf_ktime_get_ns},
-    programs::{tracing::StackIdContext, TracePointContext},
+    programs::{tracing::StackIdContext, BtfTracePointContext},
 };
-use tracer_common::{sysno, Drop, OffCpuKey, OffCpuStart, OffCpuValue, OFFCPU_NO_SYSCALL};
+use tracer_common::{sysno, Drop, OffCpuKey, OffCpuValue, OFFCPU_NO_SYSCALL};
 
-use crate::maps::{count_drop, INFLIGHT, OFFCPU, OFFCPU_START, STACKS, TARGETS};
+use crate::maps::{count_drop, INFLIGHT, OFFCPU, STACKS, TARGETS, THREADS};
 
 const BPF_F_USER_STACK: u64 = 1 << 8;
-/// `sched:sched_switch` record offsets.
-const OFF_PREV_STATE: usize = 32;
-const OFF_NEXT_PID: usize = 56;
 
-pub fn on_switch(ctx: &TracePointContext) {
-    // SAFETY: documented fields of the record.
-    let next = unsafe { ctx.read_at::<i32>(OFF_NEXT_PID) }.unwrap_or(0) as u32;
-    let now = unsafe { bpf_ktime_get_ns() };
-    if next != 0 {
-        switched_in(next, now);
+/// Task states (`include/linux/sched.h`) that decide whether a switch-out is a wait.
+const TASK_INTERRUPTIBLE: u32 = 0x1;
+const TASK_UNINTERRUPTIBLE: u32 = 0x2;
+/// The states `sched:sched_switch` can report (`TASK_REPORT`, without the exit states).
+const TASK_REPORT: u32 = 0x7f;
+const TASK_NOLOAD: u32 = 0x400;
+const TASK_RTLOCK_WAIT: u32 = 0x1000;
+const TASK_FROZEN: u32 = 0x8000;
+
+/// Whether a thread switched out with `prev_state` is asleep (S or D), exactly as the classic
+/// `sched:sched_switch` record's `prev_state` says (`__trace_sched_switch_state`): a preempted
+/// thread is runnable; the record shows the highest `TASK_REPORT` bit of the state, so a
+/// stopped, traced or parked thread is not asleep; `TASK_IDLE` (D without load) shows as I;
+/// rtlock waits and frozen threads show as D. The record also ORs in `exit_state` (zombie,
+/// dead): this argument does not carry it, but an exiting thread's last switch has state
+/// `TASK_DEAD` (0x80), which is not a sleep either way.
+#[inline(always)]
+fn is_sleep(preempt: bool, prev_state: u32) -> bool {
+    if preempt {
+        return false;
     }
-    // The program runs in the context of the task switching out.
+    if prev_state & (TASK_UNINTERRUPTIBLE | TASK_NOLOAD) == TASK_UNINTERRUPTIBLE | TASK_NOLOAD {
+        return false;
+    }
+    if prev_state & (TASK_RTLOCK_WAIT | TASK_FROZEN) != 0 {
+        return true;
+    }
+    let reported = prev_state & TASK_REPORT;
+    reported & (TASK_INTERRUPTIBLE | TASK_UNINTERRUPTIBLE) != 0
+        && reported & !(TASK_INTERRUPTIBLE | TASK_UNINTERRUPTIBLE) == 0
+}
+
+/// `sched_switch(bool preempt, struct task_struct *prev, struct task_struct *next,
+/// unsigned int prev_state)`; it runs in the context of `prev`, the thread switching out.
+pub fn on_switch(ctx: &BtfTracePointContext) {
+    let next: *mut task_struct = ctx.arg(2);
+    let now = unsafe { bpf_ktime_get_ns() };
+    switched_in(next, now);
+
+    // bool arguments come as a u64 slot; only the low byte is defined.
+    let preempt = ctx.arg::<u64>(0) as u8 != 0;
+    let prev_state: u64 = ctx.arg(3);
+    if !is_sleep(preempt, prev_state as u32) {
+        return;
+    }
     let pid_tgid = bpf_get_current_pid_tgid();
     let tgid = (pid_tgid >> 32) as u32;
     if tgid == 0 || TARGETS.get_ptr(tgid).is_none() {
         return;
     }
-    // Only sleeps count: interruptible (S, 0x1) or uninterruptible (D, 0x2). Preempted tasks
-    // are still runnable (CPU contention, not a wait), and a dying task's last switch (zombie
-    // or dead) would leave an entry no switch-in ever ends: thread ids are reused within
-    // seconds when a leader creates thousands of threads a second.
-    let state = unsafe { ctx.read_at::<i64>(OFF_PREV_STATE) }.unwrap_or(0);
-    if state & 0x3 == 0 {
+    let prev: *mut task_struct = ctx.arg(1);
+    let Some(state) = THREADS.get_or_create(prev) else {
+        count_drop(Drop::ThreadStateFailed);
         return;
-    }
+    };
     let tid = pid_tgid as u32;
     let (reason, futex_op) = match INFLIGHT.get_ptr(tid) {
         // SAFETY: plain reads of this thread's own entry.
@@ -51,7 +91,9 @@ pub fn on_switch(ctx: &TracePointContext) {
         }
         _ => (OFFCPU_NO_SYSCALL, u32::MAX),
     };
-    let key = OffCpuKey {
+    // SAFETY: this thread's own entry; it is switching out, nothing else writes it now.
+    let state = unsafe { &mut *state };
+    state.offcpu_key = OffCpuKey {
         tgid,
         user_stack: ctx
             .get_stackid(&STACKS, BPF_F_USER_STACK)
@@ -66,22 +108,27 @@ pub fn on_switch(ctx: &TracePointContext) {
         futex_op,
         comm: bpf_get_current_comm().unwrap_or([0; 16]),
     };
-    let start = OffCpuStart { start_ns: now, key };
-    if OFFCPU_START.insert(tid, start, 0).is_err() {
-        count_drop(Drop::OffCpuMapFull);
-    }
+    state.offcpu_start_ns = now;
 }
 
+/// Ends the blocked interval of `next`, if it has one recorded.
 #[inline(always)]
-fn switched_in(tid: u32, now: u64) {
-    let Some(start) = OFFCPU_START.get_ptr(tid) else {
+fn switched_in(next: *mut task_struct, now: u64) {
+    let Some(state) = THREADS.get(next) else {
         return;
     };
-    // SAFETY: plain copy of the entry before removing it.
-    let start = unsafe { *start };
-    let _ = OFFCPU_START.remove(tid);
-    let ns = now.saturating_sub(start.start_ns);
-    if let Some(v) = OFFCPU.get_ptr_mut(start.key) {
+    // SAFETY: `next`'s own entry; `next` is not running yet, so nothing else writes it.
+    let state = unsafe { &mut *state };
+    let start = state.offcpu_start_ns;
+    if start == 0 {
+        return;
+    }
+    state.offcpu_start_ns = 0;
+    let ns = now.saturating_sub(start);
+    // The key by reference on purpose: the helpers read it where it is, in the thread's entry,
+    // instead of from a 48-byte copy on the BPF stack.
+    #[allow(clippy::needless_borrows_for_generic_args)]
+    if let Some(v) = OFFCPU.get_ptr_mut(&state.offcpu_key) {
         // SAFETY: per-CPU value.
         unsafe {
             (*v).total_ns += ns;
@@ -89,7 +136,7 @@ fn switched_in(tid: u32, now: u64) {
         }
     } else if OFFCPU
         .insert(
-            start.key,
+            &state.offcpu_key,
             OffCpuValue {
                 total_ns: ns,
                 count: 1,

@@ -5,7 +5,7 @@
 use aya_ebpf::{helpers::bpf_get_current_pid_tgid, programs::TracePointContext};
 use tracer_common::{Drop, TargetInfo};
 
-use crate::maps::{count_drop, INFLIGHT, OFFCPU_START, TARGETS, THREAD_CALLS};
+use crate::maps::{count_drop, INFLIGHT, TARGETS, THREAD_CALLS};
 
 const CLONE_THREAD: u64 = 0x0001_0000;
 const BPF_NOEXIST: u64 = 1;
@@ -45,5 +45,4 @@ pub fn on_exit(_ctx: &TracePointContext) {
     let tid = bpf_get_current_pid_tgid() as u32;
     let _ = INFLIGHT.remove(tid);
     let _ = THREAD_CALLS.remove(tid);
-    let _ = OFFCPU_START.remove(tid);
 }

@@ -5,8 +5,8 @@ use anyhow::{anyhow, Context, Result};
 use aya::maps::HashMap as BpfHashMap;
 use aya::programs::perf_event::{PerfEventConfig, PerfEventScope, SamplePolicy, SoftwareEvent};
 use aya::programs::uprobe::{UProbeAttachLocation, UProbeAttachPoint, UProbeLinkId, UProbeScope};
-use aya::programs::{PerfEvent, TracePoint, UProbe};
-use aya::{Ebpf, EbpfLoader};
+use aya::programs::{BtfTracePoint, PerfEvent, TracePoint, UProbe};
+use aya::{Btf, Ebpf, EbpfLoader};
 use std::path::Path;
 use tracer_common::{path_id, FdInfo, FdKey, FdKind, PathBuf as BpfPath, TargetInfo, PATH_LEN};
 
@@ -27,10 +27,13 @@ const TRACEPOINTS: &[(&str, &str, &str)] = &[
     ("sys_exit", "raw_syscalls", "sys_exit"),
     ("task_newtask", "task", "task_newtask"),
     ("sched_process_exit", "sched", "sched_process_exit"),
-    ("sched_switch", "sched", "sched_switch"),
     ("block_rq_issue", "block", "block_rq_issue"),
     ("block_rq_complete", "block", "block_rq_complete"),
 ];
+
+/// The BTF tracepoints we attach (`tp_btf`), as (program name, tracepoint): the hottest
+/// programs, which get the kernel's typed arguments instead of a formatted record.
+const BTF_TRACEPOINTS: &[(&str, &str)] = &[("sched_switch", "sched_switch")];
 
 /// tracer's programs, loaded and attached.
 pub struct Attached {
@@ -48,6 +51,9 @@ impl Attached {
         let flag: u32 = uprobes as u32;
         let mut ebpf = EbpfLoader::new()
             .override_global("UPROBES_ON", &flag, true)
+            // THREADS is task-local storage, which aya has no user-space type for; only the
+            // kernel side uses it.
+            .allow_unsupported_maps()
             .load(EBPF_OBJECT)
             .context(
                 "loading tracer's eBPF object into the kernel failed (is this kernel built with \
@@ -64,6 +70,26 @@ impl Attached {
             program
                 .attach(category, event)
                 .with_context(|| format!("attaching to tracepoint {category}:{event} failed"))?;
+        }
+        let mut btf = None;
+        for (prog, tracepoint) in BTF_TRACEPOINTS.iter().filter(|t| !skip.contains(&t.0)) {
+            let btf = match &mut btf {
+                Some(btf) => btf,
+                None => btf.insert(Btf::from_sys_fs().context(
+                    "reading the kernel's BTF (/sys/kernel/btf/vmlinux) failed: tracer needs a \
+                     kernel built with CONFIG_DEBUG_INFO_BTF",
+                )?),
+            };
+            let program: &mut BtfTracePoint = ebpf
+                .program_mut(prog)
+                .ok_or_else(|| anyhow!("eBPF object has no program {prog}"))?
+                .try_into()?;
+            program
+                .load(tracepoint, btf)
+                .with_context(|| format!("the kernel's verifier rejected program {prog}"))?;
+            program
+                .attach()
+                .with_context(|| format!("attaching to BTF tracepoint {tracepoint} failed"))?;
         }
         if uprobes {
             for prog in ["func_entry", "func_return"] {
