@@ -18,8 +18,8 @@ pub const MAX_TARGETS: u32 = 4096;
 pub const MAX_SYSCALL_KEYS: u32 = 8192;
 /// Distinct (process, file, syscall) triples for syscalls on regular files.
 pub const MAX_FILE_KEYS: u32 = 8192;
-/// Threads with a syscall in flight at once. Entries are removed when a thread exits, so
-/// this bounds live threads, not threads ever seen.
+/// Threads with probed calls active at once (`THREAD_CALLS`). Entries are removed when a
+/// thread exits, so this bounds live threads, not threads ever seen.
 pub const MAX_THREADS: u32 = 65536;
 /// Open file descriptors tracked across all traced processes.
 pub const MAX_FDS: u32 = 65536;
@@ -122,7 +122,7 @@ pub struct FdInfo {
     pub path_id: u64,
 }
 
-/// Value of `INFLIGHT`, keyed by thread id: the syscall this thread is inside right now.
+/// The syscall a thread is inside right now (`ThreadState::inflight`).
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
 pub struct Inflight {
@@ -298,6 +298,8 @@ pub struct OffCpuValue {
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
 pub struct ThreadState {
+    /// The syscall it is in (`start_ns` 0: none, or entered before tracing began).
+    pub inflight: Inflight,
     /// When the thread blocked (switched out asleep); 0 while it is not blocked, or blocked
     /// without being recorded.
     pub offcpu_start_ns: u64,
@@ -321,7 +323,8 @@ pub struct BlockReq {
 pub enum Drop {
     /// `SYSCALL_STATS` was full: a syscall went uncounted.
     SyscallMapFull = 0,
-    /// `INFLIGHT` was full: a syscall's entry could not be remembered, so it went uncounted.
+    /// No longer recorded: the in-flight syscall now lives in `ThreadState` (failures there
+    /// are `ThreadStateFailed`). Kept so that the other reasons keep their indexes.
     InflightFull = 1,
     /// `FDS` was full: an fd will be classified as unknown.
     FdMapFull = 2,

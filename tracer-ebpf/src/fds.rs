@@ -4,12 +4,15 @@
 //! create, duplicate and close fds keep it current. That is how `write` on a socket is told
 //! apart from `write` on a file without reading kernel structures.
 
-use aya_ebpf::{helpers::bpf_probe_read_user_str_bytes, programs::TracePointContext};
+use aya_ebpf::helpers::bpf_probe_read_user_str_bytes;
 use tracer_common::{
     is_pseudo_path, sysno, Drop, FdInfo, FdKey, FdKind, Inflight, FNV_OFFSET, FNV_PRIME, PATH_LEN,
 };
 
-use crate::maps::{count_drop, FDS, PATHS, PATH_SCRATCH};
+use crate::{
+    maps::{count_drop, FDS, PATHS, PATH_SCRATCH},
+    syscalls::Args,
+};
 
 const EEXIST: i32 = -17;
 const F_DUPFD: u64 = 0;
@@ -33,27 +36,21 @@ pub fn classify(tgid: u32, fd: i64) -> (FdKind, u64) {
     }
 }
 
-#[inline(always)]
-fn arg(ctx: &TracePointContext, i: usize) -> u64 {
-    // SAFETY: reading a field of the tracepoint record at its documented offset.
-    unsafe { ctx.read_at::<u64>(16 + 8 * i) }.unwrap_or(0)
-}
-
 /// Remembers what the exit side needs to update `FDS` for fd-creating syscalls.
 #[inline(always)]
-pub fn on_enter(ctx: &TracePointContext, _tgid: u32, nr: u32, entry: &mut Inflight) {
+pub fn on_enter(args: Args, nr: u32, entry: &mut Inflight) {
     match nr {
-        sysno::OPEN | sysno::CREAT => capture_path(arg(ctx, 0), entry),
-        sysno::OPENAT | sysno::OPENAT2 => capture_path(arg(ctx, 1), entry),
-        sysno::DUP => entry.arg = arg(ctx, 0),
+        sysno::OPEN | sysno::CREAT => capture_path(args.get(0), entry),
+        sysno::OPENAT | sysno::OPENAT2 => capture_path(args.get(1), entry),
+        sysno::DUP => entry.arg = args.get(0),
         sysno::DUP2 | sysno::DUP3 => {
-            entry.arg = arg(ctx, 0);
-            entry.fd = arg(ctx, 1) as i64;
+            entry.arg = args.get(0);
+            entry.fd = args.get(1) as i64;
         }
         // Only the dup commands create fds; remember the command in `arg`, the old fd is `fd`.
-        sysno::FCNTL => entry.arg = arg(ctx, 1),
-        sysno::PIPE | sysno::PIPE2 => entry.arg = arg(ctx, 0),
-        sysno::SOCKETPAIR => entry.arg = arg(ctx, 3),
+        sysno::FCNTL => entry.arg = args.get(1),
+        sysno::PIPE | sysno::PIPE2 => entry.arg = args.get(0),
+        sysno::SOCKETPAIR => entry.arg = args.get(3),
         _ => {}
     }
 }

@@ -21,17 +21,17 @@ use aya_ebpf::{
     },
 };
 
-/// `raw_syscalls:sys_enter`: every syscall of every process enters here; non-targets leave
-/// after one hash lookup.
-#[tracepoint]
-pub fn sys_enter(ctx: TracePointContext) -> u32 {
+/// `sys_enter` (BTF tracepoint): every syscall of every process enters here; non-targets
+/// leave after one hash lookup.
+#[btf_tracepoint(function = "sys_enter")]
+pub fn sys_enter(ctx: BtfTracePointContext) -> u32 {
     syscalls::on_enter(&ctx);
     0
 }
 
-/// `raw_syscalls:sys_exit`: completes the syscall remembered at entry and aggregates it.
-#[tracepoint]
-pub fn sys_exit(ctx: TracePointContext) -> u32 {
+/// `sys_exit` (BTF tracepoint): completes the syscall remembered at entry and aggregates it.
+#[btf_tracepoint(function = "sys_exit")]
+pub fn sys_exit(ctx: BtfTracePointContext) -> u32 {
     syscalls::on_exit(&ctx);
     0
 }

@@ -9,11 +9,11 @@ use aya_ebpf::{
     maps::{HashMap, PerCpuArray, PerCpuHashMap},
 };
 use tracer_common::{
-    BlockReq, Drop, FdInfo, FdKey, FileKey, FuncKey, FuncStats, Inflight, OffCpuKey, OffCpuValue,
-    PathBuf, SampleKey, SyscallKey, SyscallStats, TargetInfo, ThreadCalls, ThreadState,
-    DROP_REASONS, MAX_BLOCK_DEVS, MAX_BLOCK_INFLIGHT, MAX_FDS, MAX_FILE_KEYS, MAX_FUNC_KEYS,
-    MAX_OFFCPU_KEYS, MAX_PATHS, MAX_SAMPLE_KEYS, MAX_STACKS, MAX_SYSCALL_KEYS, MAX_TARGETS,
-    MAX_THREADS, STACK_DEPTH,
+    BlockReq, Drop, FdInfo, FdKey, FileKey, FuncKey, FuncStats, OffCpuKey, OffCpuValue, PathBuf,
+    SampleKey, SyscallKey, SyscallStats, TargetInfo, ThreadCalls, ThreadState, DROP_REASONS,
+    MAX_BLOCK_DEVS, MAX_BLOCK_INFLIGHT, MAX_FDS, MAX_FILE_KEYS, MAX_FUNC_KEYS, MAX_OFFCPU_KEYS,
+    MAX_PATHS, MAX_SAMPLE_KEYS, MAX_STACKS, MAX_SYSCALL_KEYS, MAX_TARGETS, MAX_THREADS,
+    STACK_DEPTH,
 };
 
 /// tgid -> why it is traced. Written by user space at attach and by `task_newtask` on fork.
@@ -29,10 +29,6 @@ pub static SYSCALL_STATS: PerCpuHashMap<SyscallKey, SyscallStats> =
 #[map]
 pub static FILE_STATS: PerCpuHashMap<FileKey, SyscallStats> =
     PerCpuHashMap::with_max_entries(MAX_FILE_KEYS, 0);
-
-/// Thread id -> the syscall it is in. Entries die with their thread (`sched_process_exit`).
-#[map]
-pub static INFLIGHT: HashMap<u32, Inflight> = HashMap::with_max_entries(MAX_THREADS, 0);
 
 /// (tgid, fd) -> what the fd is. Seeded by user space from /proc at attach, kept up to date
 /// by watching the syscalls that create, duplicate and close fds.

@@ -18,7 +18,7 @@ use aya_ebpf::{
 };
 use tracer_common::{sysno, Drop, OffCpuKey, OffCpuValue, OFFCPU_NO_SYSCALL};
 
-use crate::maps::{count_drop, INFLIGHT, OFFCPU, STACKS, TARGETS, THREADS};
+use crate::maps::{count_drop, OFFCPU, STACKS, TARGETS, THREADS};
 
 const BPF_F_USER_STACK: u64 = 1 << 8;
 
@@ -78,21 +78,19 @@ pub fn on_switch(ctx: &BtfTracePointContext) {
         return;
     };
     let tid = pid_tgid as u32;
-    let (reason, futex_op) = match INFLIGHT.get_ptr(tid) {
-        // SAFETY: plain reads of this thread's own entry.
-        Some(f) if unsafe { (*f).start_ns } != 0 => {
-            let nr = unsafe { (*f).nr };
-            let op = if nr == sysno::FUTEX {
-                unsafe { (*f).arg as u32 }
-            } else {
-                u32::MAX
-            };
-            (nr, op)
-        }
-        _ => (OFFCPU_NO_SYSCALL, u32::MAX),
-    };
     // SAFETY: this thread's own entry; it is switching out, nothing else writes it now.
     let state = unsafe { &mut *state };
+    let f = &state.inflight;
+    let (reason, futex_op) = if f.start_ns != 0 {
+        let op = if f.nr == sysno::FUTEX {
+            f.arg as u32
+        } else {
+            u32::MAX
+        };
+        (f.nr, op)
+    } else {
+        (OFFCPU_NO_SYSCALL, u32::MAX)
+    };
     state.offcpu_key = OffCpuKey {
         tgid,
         user_stack: ctx

@@ -23,8 +23,6 @@ pub const OFFCPU_PROGRAMS: &[&str] = &["sched_switch"];
 
 /// The tracepoints we attach, as (program name, category, event).
 const TRACEPOINTS: &[(&str, &str, &str)] = &[
-    ("sys_enter", "raw_syscalls", "sys_enter"),
-    ("sys_exit", "raw_syscalls", "sys_exit"),
     ("task_newtask", "task", "task_newtask"),
     ("sched_process_exit", "sched", "sched_process_exit"),
     ("block_rq_issue", "block", "block_rq_issue"),
@@ -33,7 +31,11 @@ const TRACEPOINTS: &[(&str, &str, &str)] = &[
 
 /// The BTF tracepoints we attach (`tp_btf`), as (program name, tracepoint): the hottest
 /// programs, which get the kernel's typed arguments instead of a formatted record.
-const BTF_TRACEPOINTS: &[(&str, &str)] = &[("sched_switch", "sched_switch")];
+const BTF_TRACEPOINTS: &[(&str, &str)] = &[
+    ("sys_enter", "sys_enter"),
+    ("sys_exit", "sys_exit"),
+    ("sched_switch", "sched_switch"),
+];
 
 /// tracer's programs, loaded and attached.
 pub struct Attached {
