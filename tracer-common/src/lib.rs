@@ -18,9 +18,6 @@ pub const MAX_TARGETS: u32 = 4096;
 pub const MAX_SYSCALL_KEYS: u32 = 8192;
 /// Distinct (process, file, syscall) triples for syscalls on regular files.
 pub const MAX_FILE_KEYS: u32 = 8192;
-/// Threads with probed calls active at once (`THREAD_CALLS`). Entries are removed when a
-/// thread exits, so this bounds live threads, not threads ever seen.
-pub const MAX_THREADS: u32 = 65536;
 /// Open file descriptors tracked across all traced processes.
 pub const MAX_FDS: u32 = 65536;
 /// Distinct file paths seen by `open*`.
@@ -221,13 +218,16 @@ pub struct CallFrame {
     pub start_ns: u64,
 }
 
-/// Value of `THREAD_CALLS`, keyed by thread id: the probed calls active on that thread,
-/// innermost last. Its innermost layer is the thread's current layer.
+/// The probed calls active on a thread (`ThreadState::calls`), innermost last. Its innermost
+/// layer is the thread's current layer.
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
 pub struct ThreadCalls {
     pub depth: u32,
-    pub _pad: u32,
+    /// 1 once a probed function was entered on this thread since tracing began. Until then a
+    /// probed return is ignored, not counted as unmatched: the thread's state may exist for
+    /// its syscalls, but its calls were all entered before tracing.
+    pub seen: u32,
     pub frames: [CallFrame; CALL_DEPTH],
 }
 
@@ -300,6 +300,8 @@ pub struct OffCpuValue {
 pub struct ThreadState {
     /// The syscall it is in (`start_ns` 0: none, or entered before tracing began).
     pub inflight: Inflight,
+    /// Its active probed calls (uprobes).
+    pub calls: ThreadCalls,
     /// When the thread blocked (switched out asleep); 0 while it is not blocked, or blocked
     /// without being recorded.
     pub offcpu_start_ns: u64,
@@ -346,7 +348,8 @@ pub enum Drop {
     CallDepthExceeded = 9,
     /// `FUNC_STATS` was full: a probed call went uncounted.
     FuncMapFull = 10,
-    /// `THREAD_CALLS` was full: a thread's probed calls are counted but not timed.
+    /// No longer recorded: a thread's probed calls now live in `ThreadState` (failures there
+    /// are `ThreadStateFailed`). Kept so that the other reasons keep their indexes.
     ThreadMapFull = 11,
     /// `OFFCPU` was full: a blocked interval went unrecorded.
     OffCpuMapFull = 12,

@@ -6,15 +6,18 @@
 //! attach cookie carries the function's index (low 32 bits) and layer (high 32 bits).
 
 use aya_ebpf::{
-    helpers::{bpf_get_attach_cookie, bpf_get_current_pid_tgid, bpf_ktime_get_ns},
+    helpers::{
+        bpf_get_attach_cookie, bpf_get_current_pid_tgid, bpf_ktime_get_ns,
+        generated::bpf_get_current_task_btf,
+    },
     EbpfContext,
 };
-use tracer_common::{CallFrame, Drop, FuncKey, FuncStats, ThreadCalls, CALL_DEPTH};
+use tracer_common::{CallFrame, Drop, FuncKey, FuncStats, ThreadCalls, ThreadState, CALL_DEPTH};
 
-use crate::maps::{count_drop, FUNC_STATS, TARGETS, THREAD_CALLS, ZERO_CALLS, ZERO_FUNC};
+use crate::maps::{count_drop, FUNC_STATS, TARGETS, THREADS, ZERO_FUNC};
 
 /// Set by user space when uprobes are attached; with 0 the syscall and sampling paths skip
-/// the per-thread layer lookup entirely (`--no-uprobes` pays nothing for layers).
+/// reading the per-thread layer (`--no-uprobes` pays nothing for layers).
 #[unsafe(no_mangle)]
 static UPROBES_ON: u32 = 0;
 
@@ -24,21 +27,33 @@ fn uprobes_on() -> bool {
     unsafe { core::ptr::read_volatile(&UPROBES_ON) != 0 }
 }
 
-/// The layer of the innermost active probed call of thread `tid` (0: none).
+/// The layer of the innermost active probed call of the thread whose state this is (0: none).
 #[inline(always)]
-pub fn current_layer(tid: u32) -> u32 {
+pub fn current_layer(state: &ThreadState) -> u32 {
     if !uprobes_on() {
         return 0;
     }
-    let Some(calls) = THREAD_CALLS.get_ptr(tid) else {
-        return 0;
-    };
-    // SAFETY: plain reads of this thread's own map value.
-    let depth = unsafe { (*calls).depth } as usize;
+    let calls = &state.calls;
+    let depth = calls.depth as usize;
     if depth == 0 || depth > CALL_DEPTH {
         return 0;
     }
-    unsafe { (*calls).frames.get(depth - 1).map(|f| f.layer).unwrap_or(0) }
+    calls.frames.get(depth - 1).map(|f| f.layer).unwrap_or(0)
+}
+
+/// The layer of the running thread (0: none, or no state yet).
+#[inline(always)]
+pub fn current_layer_of_current() -> u32 {
+    if !uprobes_on() {
+        return 0;
+    }
+    // SAFETY: the helper takes no arguments and returns the running task.
+    let task = unsafe { bpf_get_current_task_btf() };
+    match THREADS.get(task) {
+        // SAFETY: the running thread's own entry.
+        Some(state) => current_layer(unsafe { &*state }),
+        None => 0,
+    }
 }
 
 #[inline(always)]
@@ -64,7 +79,6 @@ pub fn on_entry<C: EbpfContext>(ctx: &C) {
     if TARGETS.get_ptr(tgid).is_none() {
         return;
     }
-    let tid = pid_tgid as u32;
     // SAFETY: the helper only reads the attach cookie of this program's link.
     let cookie = unsafe { bpf_get_attach_cookie(ctx.as_ptr()) };
     let func = cookie as u32;
@@ -73,26 +87,15 @@ pub fn on_entry<C: EbpfContext>(ctx: &C) {
         // SAFETY: per-CPU value.
         unsafe { (*s).entries += 1 };
     }
-    let calls = match THREAD_CALLS.get_ptr_mut(tid) {
-        Some(c) => c,
-        None => {
-            let Some(zero) = ZERO_CALLS.get_ptr(0) else {
-                return;
-            };
-            #[allow(clippy::needless_borrows_for_generic_args)]
-            // SAFETY: points into a map value that nobody writes.
-            if THREAD_CALLS.insert(tid, unsafe { &*zero }, 0).is_err() {
-                count_drop(Drop::ThreadMapFull);
-                return;
-            }
-            let Some(c) = THREAD_CALLS.get_ptr_mut(tid) else {
-                return;
-            };
-            c
-        }
+    // SAFETY: the helper takes no arguments and returns the running task.
+    let task = unsafe { bpf_get_current_task_btf() };
+    let Some(state) = THREADS.get_or_create(task) else {
+        count_drop(Drop::ThreadStateFailed);
+        return;
     };
-    // SAFETY: only this thread touches its own entry.
-    let calls = unsafe { &mut *calls };
+    // SAFETY: only this thread touches its own entry while it runs.
+    let calls = unsafe { &mut (*state).calls };
+    calls.seen = 1;
     let depth = calls.depth as usize;
     match calls.frames.get_mut(depth) {
         Some(frame) => {
@@ -109,14 +112,21 @@ pub fn on_entry<C: EbpfContext>(ctx: &C) {
 
 /// Return of a probed function: pop its innermost active call and record the latency.
 ///
-/// Only threads of traced processes have a `THREAD_CALLS` entry (made at their first probed
-/// entry), so that lookup is also the filter: one hash lookup fewer on the hottest path.
+/// Only threads of traced processes have a `THREADS` entry, and only those that entered a
+/// probed function since tracing began have `calls.seen`: that is the filter, without the
+/// `TARGETS` lookup, on the hottest path.
 pub fn on_return<C: EbpfContext>(ctx: &C) {
-    let pid_tgid = bpf_get_current_pid_tgid();
-    let tid = pid_tgid as u32;
-    let Some(calls) = THREAD_CALLS.get_ptr_mut(tid) else {
+    // SAFETY: the helper takes no arguments and returns the running task.
+    let task = unsafe { bpf_get_current_task_btf() };
+    let Some(state) = THREADS.get(task) else {
         return;
     };
+    // SAFETY: only this thread touches its own entry while it runs.
+    let calls = unsafe { &mut (*state).calls };
+    if calls.seen == 0 {
+        return;
+    }
+    let pid_tgid = bpf_get_current_pid_tgid();
     let tgid = (pid_tgid >> 32) as u32;
     // SAFETY: see on_entry.
     let func = unsafe { bpf_get_attach_cookie(ctx.as_ptr()) } as u32;
@@ -126,8 +136,6 @@ pub fn on_return<C: EbpfContext>(ctx: &C) {
     };
     // SAFETY: per-CPU value.
     let stats = unsafe { &mut *stats };
-    // SAFETY: only this thread touches its own entry.
-    let calls = unsafe { &mut *calls };
     let depth = calls.depth as usize;
     // Innermost matching call: correct for recursion; calls above it whose returns were never
     // seen (a fiber switched away, longjmp) are dropped with it. The common case, the call on

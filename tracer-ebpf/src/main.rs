@@ -43,13 +43,6 @@ pub fn task_newtask(ctx: TracePointContext) -> u32 {
     0
 }
 
-/// `sched:sched_process_exit`: a thread of a traced process exited; free its per-thread state.
-#[tracepoint]
-pub fn sched_process_exit(ctx: TracePointContext) -> u32 {
-    targets::on_exit(&ctx);
-    0
-}
-
 /// `sched_switch` (BTF tracepoint: typed task pointers, no formatted record): off-CPU time
 /// of traced threads.
 #[btf_tracepoint(function = "sched_switch")]

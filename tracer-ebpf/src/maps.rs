@@ -10,10 +10,9 @@ use aya_ebpf::{
 };
 use tracer_common::{
     BlockReq, Drop, FdInfo, FdKey, FileKey, FuncKey, FuncStats, OffCpuKey, OffCpuValue, PathBuf,
-    SampleKey, SyscallKey, SyscallStats, TargetInfo, ThreadCalls, ThreadState, DROP_REASONS,
-    MAX_BLOCK_DEVS, MAX_BLOCK_INFLIGHT, MAX_FDS, MAX_FILE_KEYS, MAX_FUNC_KEYS, MAX_OFFCPU_KEYS,
-    MAX_PATHS, MAX_SAMPLE_KEYS, MAX_STACKS, MAX_SYSCALL_KEYS, MAX_TARGETS, MAX_THREADS,
-    STACK_DEPTH,
+    SampleKey, SyscallKey, SyscallStats, TargetInfo, ThreadState, DROP_REASONS, MAX_BLOCK_DEVS,
+    MAX_BLOCK_INFLIGHT, MAX_FDS, MAX_FILE_KEYS, MAX_FUNC_KEYS, MAX_OFFCPU_KEYS, MAX_PATHS,
+    MAX_SAMPLE_KEYS, MAX_STACKS, MAX_SYSCALL_KEYS, MAX_TARGETS, STACK_DEPTH,
 };
 
 /// tgid -> why it is traced. Written by user space at attach and by `task_newtask` on fork.
@@ -60,15 +59,9 @@ pub static SAMPLE_COUNT: PerCpuArray<u64> = PerCpuArray::with_max_entries(1, 0);
 pub static FUNC_STATS: PerCpuHashMap<FuncKey, FuncStats> =
     PerCpuHashMap::with_max_entries(MAX_FUNC_KEYS, 0);
 
-/// Thread id -> its active probed calls. Entries die with their thread (`sched_process_exit`).
-#[map]
-pub static THREAD_CALLS: HashMap<u32, ThreadCalls> = HashMap::with_max_entries(MAX_THREADS, 0);
-
-/// All-zero initial values (too big for the BPF stack), never written.
+/// All-zero initial value (too big for the BPF stack), never written.
 #[map]
 pub static ZERO_FUNC: PerCpuArray<FuncStats> = PerCpuArray::with_max_entries(1, 0);
-#[map]
-pub static ZERO_CALLS: PerCpuArray<ThreadCalls> = PerCpuArray::with_max_entries(1, 0);
 
 /// Blocked time of traced threads by (process, thread name, stacks, layer, reason).
 #[map]

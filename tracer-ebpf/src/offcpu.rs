@@ -77,7 +77,6 @@ pub fn on_switch(ctx: &BtfTracePointContext) {
         count_drop(Drop::ThreadStateFailed);
         return;
     };
-    let tid = pid_tgid as u32;
     // SAFETY: this thread's own entry; it is switching out, nothing else writes it now.
     let state = unsafe { &mut *state };
     let f = &state.inflight;
@@ -101,7 +100,7 @@ pub fn on_switch(ctx: &BtfTracePointContext) {
         // walking it on every context switch costs more than everything else here (and is CPU
         // time the sampler, itself a BPF program, cannot see).
         kernel_stack: -1,
-        layer: crate::calls::current_layer(tid),
+        layer: crate::calls::current_layer(state),
         reason,
         futex_op,
         comm: bpf_get_current_comm().unwrap_or([0; 16]),

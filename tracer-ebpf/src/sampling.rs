@@ -28,7 +28,7 @@ pub fn on_sample(ctx: &PerfEventContext) {
         tgid,
         user_stack: stack_id(ctx, BPF_F_USER_STACK),
         kernel_stack: stack_id(ctx, 0),
-        layer: crate::calls::current_layer(pid_tgid as u32),
+        layer: crate::calls::current_layer_of_current(),
         comm: bpf_get_current_comm().unwrap_or([0; 16]),
     };
     if let Some(n) = SAMPLES.get_ptr_mut(key) {

@@ -59,8 +59,15 @@ pub fn on_enter(ctx: &BtfTracePointContext) {
     if id < 0 {
         return;
     }
+    // SAFETY: the helper takes no arguments and returns the running task.
+    let task = unsafe { bpf_get_current_task_btf() };
+    let Some(state) = THREADS.get_or_create(task) else {
+        count_drop(Drop::ThreadStateFailed);
+        return;
+    };
+    // SAFETY: only this thread writes its own entry while it runs.
+    let state = unsafe { &mut *state };
     let args = Args(ctx.arg(0));
-    let tid = pid_tgid as u32;
     let nr = id as u32;
     let mut entry = Inflight {
         start_ns: 0,
@@ -69,7 +76,7 @@ pub fn on_enter(ctx: &BtfTracePointContext) {
         arg: 0,
         fd: -1,
         new_kind: FdKind::File as u32,
-        layer: calls::current_layer(tid),
+        layer: calls::current_layer(state),
     };
     if sysno::contains(&sysno::FD_ARG0, nr) {
         let fd = args.get(0) as i64;
@@ -84,15 +91,8 @@ pub fn on_enter(ctx: &BtfTracePointContext) {
         // do not change what is waited for.
         entry.arg = args.get(1) & !(128 | 256);
     }
-    // SAFETY: the helper takes no arguments and returns the running task.
-    let task = unsafe { bpf_get_current_task_btf() };
-    let Some(state) = THREADS.get_or_create(task) else {
-        count_drop(Drop::ThreadStateFailed);
-        return;
-    };
     entry.start_ns = unsafe { bpf_ktime_get_ns() };
-    // SAFETY: only this thread writes its own entry while it runs.
-    unsafe { (*state).inflight = entry };
+    state.inflight = entry;
 }
 
 /// `sys_exit(struct pt_regs *regs, long ret)`.

@@ -1,11 +1,11 @@
-//! Following the traced process tree: forked children join `TARGETS` (like `strace -f`), and
-//! per-thread state is freed when a thread exits so hours of short-lived threads cannot fill
-//! `THREAD_CALLS` (`THREADS`, task-local storage, is freed by the kernel with the task).
+//! Following the traced process tree: forked children join `TARGETS` (like `strace -f`).
+//! Per-thread state needs no exit hook: it is task-local storage (`THREADS`), which the kernel
+//! frees with the task, so hours of short-lived threads cannot fill anything.
 
 use aya_ebpf::{helpers::bpf_get_current_pid_tgid, programs::TracePointContext};
 use tracer_common::{Drop, TargetInfo};
 
-use crate::maps::{count_drop, TARGETS, THREAD_CALLS};
+use crate::maps::{count_drop, TARGETS};
 
 const CLONE_THREAD: u64 = 0x0001_0000;
 const BPF_NOEXIST: u64 = 1;
@@ -38,10 +38,4 @@ pub fn on_newtask(ctx: &TracePointContext) {
             count_drop(Drop::TargetMapFull);
         }
     }
-}
-
-/// `sched:sched_process_exit` runs in the exiting thread: `pid` (its tid) at offset 24.
-pub fn on_exit(_ctx: &TracePointContext) {
-    let tid = bpf_get_current_pid_tgid() as u32;
-    let _ = THREAD_CALLS.remove(tid);
 }
