@@ -355,7 +355,8 @@ impl Attached {
 }
 
 /// Turns on the kernel's BPF run-time statistics while the returned fd lives (they cost a
-/// clock read per program run, so the kernel keeps them off by default).
+/// clock read pair per program run, so the kernel keeps them off by default and
+/// `overhead::BpfCostMeter` only keeps them on in short slices).
 pub fn enable_bpf_stats() -> Option<std::os::fd::OwnedFd> {
     aya::sys::enable_stats(aya::sys::Stats::RunTime).ok()
 }

@@ -297,8 +297,12 @@ pub struct StackRecord {
 pub struct SelfCost {
     pub tracer_cpu_seconds: f64,
     pub tracer_rss_bytes: u64,
+    /// Runs and run time of tracer's BPF programs while BPF statistics were on: during
+    /// `bpf_sampled_s` seconds of the run (see `overhead::BpfCostMeter`).
     pub bpf_runs: u64,
     pub bpf_run_ns: u64,
+    #[serde(default)]
+    pub bpf_sampled_s: f64,
 }
 
 /// The roles of one node over the run.

@@ -110,7 +110,6 @@ pub fn run(opts: &RunOptions) -> Result<RunOutcome> {
         }
         None => None,
     };
-    let _bpf_stats = crate::attach::enable_bpf_stats();
     let mut attached = Attached::load(plan.uprobes, &skip)?;
     if plan.uprobes {
         for (id, p) in plan.probes.iter().enumerate() {
@@ -191,8 +190,10 @@ pub fn run(opts: &RunOptions) -> Result<RunOutcome> {
     let mut roles = RoleWatch::new();
     let mut windows = Windows::new(&opts.out_dir, opts.keep_windows);
     let mut status = StatusLine::new();
+    let mut bpf_cost = crate::overhead::BpfCostMeter::new();
     let initial: Vec<u32> = existing.clone();
     let stop = loop {
+        bpf_cost.tick(&attached);
         // `--comm NAME` also means processes of that name that start later (a restarted node).
         if let TargetSpec::Comm(name) = &opts.target {
             if last_comm_scan.elapsed() >= COMM_RESCAN {
@@ -246,12 +247,13 @@ pub fn run(opts: &RunOptions) -> Result<RunOutcome> {
                 &processes,
                 opts,
                 &mut symbolizer,
+                &bpf_cost,
             )?;
             if opts.metrics.is_some() {
                 let so_far = windows.cumulative(cur, &plan, &budget.detached, &processes, start);
                 let body = crate::output::metrics::render(
                     &so_far,
-                    Some(&crate::overhead::measure(&attached)),
+                    Some(&crate::overhead::measure(&bpf_cost)),
                 );
                 *metrics_body.lock().unwrap_or_else(|e| e.into_inner()) = body;
             }
@@ -308,6 +310,7 @@ pub fn run(opts: &RunOptions) -> Result<RunOutcome> {
     let stopped = Instant::now();
     disk.tick(live(&processes).into_iter());
     roles.tick(&attached, &plan, start, &live(&processes), true)?;
+    bpf_cost.finish(&attached);
     // Stop recording before reading, so the counters read agree with each other.
     attached.clear_targets()?;
     let kernel = windows.close(
@@ -317,9 +320,10 @@ pub fn run(opts: &RunOptions) -> Result<RunOutcome> {
         &processes,
         opts,
         &mut symbolizer,
+        &bpf_cost,
     )?;
     let collected = Instant::now();
-    let cost = crate::overhead::measure(&attached);
+    let cost = crate::overhead::measure(&bpf_cost);
     // Detach at once so the targets run untraced again, on a thread of its own: removing
     // uprobes waits for the kernel (tens of ms each) and the session need not wait for it.
     let detach = std::thread::spawn(move || drop(attached));
@@ -445,6 +449,7 @@ impl Windows {
         processes: &BTreeMap<u32, ProcessInfo>,
         opts: &RunOptions,
         symbolizer: &mut StackSymbolizer,
+        bpf_cost: &crate::overhead::BpfCostMeter,
     ) -> Result<KernelData> {
         let cur = collect::read(attached)?;
         collect::drain_stacks(attached)?;
@@ -470,7 +475,7 @@ impl Windows {
         window.offcpu = offcpu;
         window.profile = profile;
         window.self_cost = Some(crate::overhead::self_cost(&crate::overhead::measure(
-            attached,
+            bpf_cost,
         )));
         self.writer.write(&window)?;
         if let Some(p) = &window.profile {

@@ -565,6 +565,7 @@ fn metrics_are_valid_exposition_text_whose_values_are_the_snapshots() {
             ("sys_enter".into(), 1_000_000, 250_000_000),
             ("sample_cpu".into(), 1485, 3_000_000),
         ],
+        bpf_sampled_seconds: 2.0,
     };
     let text = render(&s, Some(&overhead));
     let (m, types) = parse(&text);
@@ -754,6 +755,10 @@ fn metrics_are_valid_exposition_text_whose_values_are_the_snapshots() {
         )
         .value,
         0.25
+    );
+    assert_eq!(
+        find(&m, "tracer_bpf_stats_sampled_seconds_total", &[]).value,
+        2.0
     );
     assert_eq!(find(&m, "tracer_run_seconds", &[]).value, 15.0);
 }

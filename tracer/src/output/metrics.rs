@@ -32,8 +32,11 @@ pub struct SelfOverhead {
     pub tracer_cpu_seconds: f64,
     /// Resident set size of the tracer process.
     pub tracer_rss_bytes: u64,
-    /// Per eBPF program: (program name, run count, run time in ns).
+    /// Per eBPF program: (program name, run count, run time in ns) while BPF statistics were
+    /// on, which they are only part of the time (they cost a clock read per run).
     pub bpf_programs: Vec<(String, u64, u64)>,
+    /// Wall time BPF statistics were on: `bpf_programs` covers this much of the run.
+    pub bpf_sampled_seconds: f64,
 }
 
 /// Upper bounds of the latency histogram buckets, in ns: powers of two from 2^10 (~1 µs) to
@@ -284,7 +287,8 @@ pub fn render(snapshot: &Snapshot, overhead: Option<&SelfOverhead>) -> String {
         family(
             &mut out,
             "tracer_bpf_program_runs_total",
-            "Runs of each eBPF program of the tracer (kernel BPF statistics).",
+            "Runs of each eBPF program of the tracer while kernel BPF statistics were on \
+             (sampled: see tracer_bpf_stats_sampled_seconds_total).",
             "counter",
             runs,
         );
@@ -301,9 +305,22 @@ pub fn render(snapshot: &Snapshot, overhead: Option<&SelfOverhead>) -> String {
         family(
             &mut out,
             "tracer_bpf_program_seconds_total",
-            "Kernel CPU time spent running each eBPF program of the tracer.",
+            "Kernel CPU time spent running each eBPF program of the tracer while kernel BPF \
+             statistics were on; divided by tracer_bpf_stats_sampled_seconds_total it is the \
+             share of a CPU.",
             "counter",
             time,
+        );
+        family(
+            &mut out,
+            "tracer_bpf_stats_sampled_seconds_total",
+            "Wall time kernel BPF statistics were on (they cost a clock read per program run, \
+             so tracer measures 1 s in every 10 s).",
+            "counter",
+            vec![format!(
+                "tracer_bpf_stats_sampled_seconds_total {}",
+                o.bpf_sampled_seconds
+            )],
         );
     }
     out

@@ -2,6 +2,7 @@
 //! with the tools it replaces. Results go to `target/bench/*.md` and `*.json`.
 
 mod cluster;
+pub mod cost;
 pub mod overhead;
 pub mod sampling;
 pub mod syscalls;
@@ -21,6 +22,8 @@ pub enum Suite {
     /// Cluster throughput and p99 under tracer, perf record -g, strace -f -c and an equivalent
     /// bpftrace script, side by side.
     Overhead,
+    /// The cluster under tracer with one collector at a time: which part costs what.
+    Cost,
     /// Everything.
     All,
 }
@@ -37,6 +40,9 @@ pub fn run(suite: Suite, iters: u64, seconds: u64) -> Result<()> {
     }
     if matches!(suite, Suite::Overhead | Suite::All) {
         overhead::run(seconds)?;
+    }
+    if matches!(suite, Suite::Cost | Suite::All) {
+        cost::run(seconds)?;
     }
     Ok(())
 }
