@@ -24,12 +24,14 @@ pub const PERIOD: Duration = Duration::from_secs(10);
 /// `tracer run -- CMD` loop) is not measured with statistics on for most of its life.
 pub const FIRST_SLICE_AT: Duration = Duration::from_secs(2);
 
+/// A measurement slice in progress: the fd that keeps statistics on, when it began, and each
+/// program's (runs, ns) then.
+type Slice = (OwnedFd, Instant, BTreeMap<String, (u64, u64)>);
+
 /// Samples the kernel-side cost of tracer's BPF programs (see the module doc).
 #[derive(Default)]
 pub struct BpfCostMeter {
-    /// The slice in progress: the fd that keeps statistics on, when it began, and each
-    /// program's (runs, ns) then.
-    slice: Option<(OwnedFd, Instant, BTreeMap<String, (u64, u64)>)>,
+    slice: Option<Slice>,
     /// When the next slice starts.
     next_start: Option<Instant>,
     /// Per program: runs and run time (ns) summed over the finished slices.

@@ -188,7 +188,7 @@ pub fn run(opts: &RunOptions) -> Result<RunOutcome> {
     let mut budget = BudgetWatch::new();
     let mut disk = DiskWatch::start();
     let mut roles = RoleWatch::new();
-    let mut windows = Windows::new(&opts.out_dir, opts.keep_windows);
+    let mut windows = Windows::new(opts);
     let mut status = StatusLine::new();
     let mut bpf_cost = crate::overhead::BpfCostMeter::new();
     let initial: Vec<u32> = existing.clone();
@@ -245,7 +245,6 @@ pub fn run(opts: &RunOptions) -> Result<RunOutcome> {
                 &plan,
                 &budget.detached,
                 &processes,
-                opts,
                 &mut symbolizer,
                 &bpf_cost,
             )?;
@@ -318,7 +317,6 @@ pub fn run(opts: &RunOptions) -> Result<RunOutcome> {
         &plan,
         &budget.detached,
         &processes,
-        opts,
         &mut symbolizer,
         &bpf_cost,
     )?;
@@ -421,17 +419,22 @@ struct Windows {
     profile: crate::windows::ProfileAccumulator,
     offcpu: Vec<OffCpuRecord>,
     writer: WindowWriter,
+    /// `-F`, when sampling.
+    sample_freq: Option<u64>,
+    invocation: Vec<String>,
 }
 
 impl Windows {
-    fn new(out_dir: &std::path::Path, keep: usize) -> Self {
+    fn new(opts: &RunOptions) -> Self {
         Windows {
+            sample_freq: opts.sample_freq,
+            invocation: opts.invocation.clone(),
             last: Instant::now(),
             started_at: chrono::Local::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, false),
             prev: KernelData::default(),
             profile: Default::default(),
             offcpu: Vec::new(),
-            writer: WindowWriter::new(out_dir, keep),
+            writer: WindowWriter::new(&opts.out_dir, opts.keep_windows),
         }
     }
 
@@ -447,7 +450,6 @@ impl Windows {
         plan: &ProbePlan,
         detached: &[crate::probe_plan::Detached],
         processes: &BTreeMap<u32, ProcessInfo>,
-        opts: &RunOptions,
         symbolizer: &mut StackSymbolizer,
         bpf_cost: &crate::overhead::BpfCostMeter,
     ) -> Result<KernelData> {
@@ -455,7 +457,7 @@ impl Windows {
         collect::drain_stacks(attached)?;
         let d = crate::windows::delta(&cur, &self.prev);
         let offcpu = assemble::build_offcpu(&d.offcpu, plan, symbolizer);
-        let profile = opts.sample_freq.map(|freq| {
+        let profile = self.sample_freq.map(|freq| {
             assemble::build_profile(&d.samples, d.samples_taken, freq, plan, symbolizer)
         });
         let seconds = self.last.elapsed().as_secs_f64();
@@ -470,7 +472,7 @@ impl Windows {
                 chrono::Local::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, false),
             ),
             seconds,
-            opts.invocation.clone(),
+            self.invocation.clone(),
         );
         window.offcpu = offcpu;
         window.profile = profile;
