@@ -19,6 +19,11 @@ use tracer_common::{
 #[map]
 pub static TARGETS: HashMap<u32, TargetInfo> = HashMap::with_max_entries(MAX_TARGETS, 0);
 
+/// Index 0: children `task_newtask` added to `TARGETS`. User space re-reads `TARGETS` (one
+/// syscall per entry) only when this count changed.
+#[map]
+pub static TARGET_ADDS: PerCpuArray<u64> = PerCpuArray::with_max_entries(1, 0);
+
 /// The `strace -c` table, per CPU so the hot path needs no atomics.
 #[map]
 pub static SYSCALL_STATS: PerCpuHashMap<SyscallKey, SyscallStats> =

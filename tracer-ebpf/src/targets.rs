@@ -5,7 +5,7 @@
 use aya_ebpf::{helpers::bpf_get_current_pid_tgid, programs::TracePointContext};
 use tracer_common::{Drop, TargetInfo};
 
-use crate::maps::{count_drop, TARGETS};
+use crate::maps::{count_drop, TARGETS, TARGET_ADDS};
 
 const CLONE_THREAD: u64 = 0x0001_0000;
 const BPF_NOEXIST: u64 = 1;
@@ -33,9 +33,14 @@ pub fn on_newtask(ctx: &TracePointContext) {
         root_tgid: info.root_tgid,
         follow_children: 1,
     };
-    if let Err(e) = TARGETS.insert(child as u32, child_info, BPF_NOEXIST) {
-        if e != -17 {
-            count_drop(Drop::TargetMapFull);
+    match TARGETS.insert(child as u32, child_info, BPF_NOEXIST) {
+        Ok(()) => {
+            if let Some(n) = TARGET_ADDS.get_ptr_mut(0) {
+                // SAFETY: per-CPU slot, only this CPU writes it while the program runs.
+                unsafe { *n += 1 };
+            }
         }
+        Err(e) if e != -17 => count_drop(Drop::TargetMapFull),
+        Err(_) => {}
     }
 }

@@ -279,6 +279,14 @@ impl Attached {
         Ok(targets.iter().filter_map(|r| r.ok()).collect())
     }
 
+    /// How many children the kernel side has added to `TARGETS` so far: `targets` needs
+    /// re-reading only when this changed.
+    pub fn target_adds(&self) -> Result<u64> {
+        let adds: aya::maps::PerCpuArray<_, u64> =
+            aya::maps::PerCpuArray::try_from(self.map("TARGET_ADDS")?)?;
+        Ok(adds.get(&0, 0)?.iter().sum())
+    }
+
     /// Classifies the fds `pid` has open now. Entries the kernel already has (the process
     /// opened them after we attached) are left alone: they carry the path as it was opened.
     pub fn seed_fds(&mut self, pid: u32) -> Result<()> {

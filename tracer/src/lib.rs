@@ -14,6 +14,7 @@ pub mod collect;
 pub mod diff;
 pub mod diskstats;
 pub mod duration;
+pub mod exits;
 pub mod metrics_server;
 pub mod model;
 pub mod output;

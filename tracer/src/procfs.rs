@@ -34,35 +34,62 @@ pub fn is_alive(pid: u32) -> bool {
 }
 
 /// Pids of every process whose comm equals `name` (or whose exe basename does: comm is
-/// truncated to 15 characters).
+/// truncated to 15 characters, and a program may rename its main thread).
 pub fn pids_by_comm(name: &str) -> Vec<u32> {
-    let mut pids = Vec::new();
-    let Ok(dir) = std::fs::read_dir("/proc") else {
-        return pids;
-    };
-    let me = std::process::id();
-    for entry in dir.flatten() {
-        let Some(pid) = entry
-            .file_name()
-            .to_str()
-            .and_then(|s| s.parse::<u32>().ok())
-        else {
-            continue;
+    CommScan::default().scan(name)
+}
+
+/// Repeated searches for processes named `name` (`--comm` watching for restarted nodes every
+/// 500 ms): a process is checked by its comm alone (one small read) once it has been seen,
+/// and by its executable's name only when it is new or its comm is the 15-character
+/// truncation of `name`. An exec changes comm to the new program's name, so a process that
+/// execs into the target later is still found.
+#[derive(Default)]
+pub struct CommScan {
+    seen: std::collections::HashSet<u32>,
+}
+
+impl CommScan {
+    pub fn scan(&mut self, name: &str) -> Vec<u32> {
+        let mut pids = Vec::new();
+        let Ok(dir) = std::fs::read_dir("/proc") else {
+            return pids;
         };
-        if pid == me || !is_alive(pid) {
-            continue;
+        let me = std::process::id();
+        let truncated: String = name.chars().take(15).collect();
+        let mut now_seen = std::collections::HashSet::new();
+        for entry in dir.flatten() {
+            let Some(pid) = entry
+                .file_name()
+                .to_str()
+                .and_then(|s| s.parse::<u32>().ok())
+            else {
+                continue;
+            };
+            if pid == me {
+                continue;
+            }
+            now_seen.insert(pid);
+            let Some(c) = comm(pid) else {
+                continue;
+            };
+            let matches = c == name
+                || ((c == truncated || !self.seen.contains(&pid)) && exe_name_is(pid, name));
+            if matches && is_alive(pid) {
+                pids.push(pid);
+            }
         }
-        let comm_matches = comm(pid).as_deref() == Some(name);
-        let exe_matches = std::fs::read_link(format!("/proc/{pid}/exe"))
-            .ok()
-            .and_then(|p| p.file_name().map(|f| f.to_string_lossy() == name))
-            .unwrap_or(false);
-        if comm_matches || exe_matches {
-            pids.push(pid);
-        }
+        self.seen = now_seen;
+        pids.sort_unstable();
+        pids
     }
-    pids.sort_unstable();
-    pids
+}
+
+fn exe_name_is(pid: u32, name: &str) -> bool {
+    std::fs::read_link(format!("/proc/{pid}/exe"))
+        .ok()
+        .and_then(|p| p.file_name().map(|f| f.to_string_lossy() == name))
+        .unwrap_or(false)
 }
 
 /// What one open fd of a process is, read from /proc/PID/fd.
@@ -133,6 +160,41 @@ pub fn children(pid: u32) -> Vec<u32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A copy of `sleep` with a name longer than comm's 15 characters, unique to this test.
+    fn long_named_sleep(dir: &Path) -> (PathBuf, String) {
+        let name = format!("scan-test-{}-sleeper", std::process::id());
+        let path = dir.join(&name);
+        std::fs::copy("/bin/sleep", &path).unwrap();
+        (path, name)
+    }
+
+    #[test]
+    fn comm_scan_finds_long_names_and_processes_that_exec_into_the_target_later() {
+        let dir = tempfile::tempdir().unwrap();
+        let (path, name) = long_named_sleep(dir.path());
+        let mut direct = std::process::Command::new(&path).arg("30").spawn().unwrap();
+        // A shell that is not the target when first scanned, then execs into it.
+        let mut later = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(format!("sleep 0.5; exec '{}' 30", path.display()))
+            .spawn()
+            .unwrap();
+        let mut scan = CommScan::default();
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        assert_eq!(scan.scan(&name), vec![direct.id()]);
+        std::thread::sleep(std::time::Duration::from_millis(1000));
+        let mut both = vec![direct.id(), later.id()];
+        both.sort_unstable();
+        assert_eq!(scan.scan(&name), both);
+        // The one-shot form agrees.
+        assert_eq!(pids_by_comm(&name), both);
+        for c in [&mut direct, &mut later] {
+            c.kill().unwrap();
+            c.wait().unwrap();
+        }
+        assert!(scan.scan(&name).is_empty());
+    }
 
     #[test]
     fn sees_itself() {

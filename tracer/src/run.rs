@@ -191,15 +191,24 @@ pub fn run(opts: &RunOptions) -> Result<RunOutcome> {
     let mut windows = Windows::new(opts);
     let mut status = StatusLine::new();
     let mut bpf_cost = crate::overhead::BpfCostMeter::new();
+    let mut exits = crate::exits::ExitWatch::new();
+    let mut comm_scan = procfs::CommScan::default();
+    // `TARGETS` is re-read when the kernel added children (`target_adds` changed) or user
+    // space added targets: not every poll (one syscall per entry).
+    let mut known_adds = None;
     let initial: Vec<u32> = existing.clone();
     let stop = loop {
         bpf_cost.tick(&attached);
+        let adds = attached.target_adds()?;
+        let mut rediscover = known_adds != Some(adds);
+        known_adds = Some(adds);
         // `--comm NAME` also means processes of that name that start later (a restarted node).
         if let TargetSpec::Comm(name) = &opts.target {
             if last_comm_scan.elapsed() >= COMM_RESCAN {
-                for pid in procfs::pids_by_comm(name) {
+                for pid in comm_scan.scan(name) {
                     if !processes.contains_key(&pid) {
                         attached.add_target(pid, pid, follow)?;
+                        rediscover = true;
                     }
                 }
                 last_comm_scan = Instant::now();
@@ -210,7 +219,13 @@ pub fn run(opts: &RunOptions) -> Result<RunOutcome> {
                 budget.check(&mut attached, &plan, limit, start, &mut status)?;
             }
         }
-        for pid in discover(&mut attached, &mut processes, &symbolizer)? {
+        let new = if rediscover {
+            discover(&mut attached, &mut processes, &symbolizer)?
+        } else {
+            Vec::new()
+        };
+        for pid in new {
+            exits.watch(pid);
             disk.on_process(pid);
             young.insert(pid, Instant::now());
             // Like strace -f's "Process N attached": a process that joined after the start
@@ -230,8 +245,17 @@ pub fn run(opts: &RunOptions) -> Result<RunOutcome> {
             symbolizer.remember_process(*pid);
             seen.elapsed() < YOUNG
         });
+        // A held child execs after we first saw it: names that still show the fork are
+        // refreshed while a process is young, and every process's now and then (a later exec).
+        let all = last_map_refresh.elapsed() >= MAP_REFRESH;
+        for p in processes
+            .values_mut()
+            .filter(|p| p.exited_at_s.is_none() && (all || young.contains_key(&p.pid)))
+        {
+            refresh_name(p, &symbolizer);
+        }
         // Processes may map libraries late (dlopen): refresh the cached maps now and then.
-        if last_map_refresh.elapsed() >= MAP_REFRESH {
+        if all {
             for p in processes.values().filter(|p| p.exited_at_s.is_none()) {
                 symbolizer.remember_process(p.pid);
             }
@@ -258,12 +282,14 @@ pub fn run(opts: &RunOptions) -> Result<RunOutcome> {
             }
         }
         let elapsed = start.elapsed();
+        let exited = exits.exited();
         for p in processes.values_mut().filter(|p| p.exited_at_s.is_none()) {
-            let reaped = held
-                .as_mut()
-                .filter(|h| h.pid == p.pid)
-                .map(|h| h.try_reap());
-            if reaped == Some(true) || !procfs::is_alive(p.pid) {
+            let gone = match held.as_mut().filter(|h| h.pid == p.pid) {
+                // Our own child: reaped here, for its exit status.
+                Some(h) => h.try_reap(),
+                None => exited.contains(&p.pid),
+            };
+            if gone {
                 p.exited_at_s = Some(elapsed.as_secs_f64());
                 attached.remove_target(p.pid)?;
                 status.println(&format!(
@@ -595,8 +621,6 @@ impl BudgetWatch {
     }
 }
 
-/// Adds processes the kernel started tracing (forked children) to `processes`, naming them and
-/// classifying the fds they inherited.
 /// Pids of the processes still alive.
 fn live(processes: &BTreeMap<u32, ProcessInfo>) -> Vec<u32> {
     processes
@@ -606,7 +630,8 @@ fn live(processes: &BTreeMap<u32, ProcessInfo>) -> Vec<u32> {
         .collect()
 }
 
-/// Returns the pids seen for the first time.
+/// Adds processes the kernel started tracing (forked children) to `processes`, naming them and
+/// classifying the fds they inherited. Returns the pids seen for the first time.
 fn discover(
     attached: &mut Attached,
     processes: &mut BTreeMap<u32, ProcessInfo>,
@@ -631,16 +656,17 @@ fn discover(
             },
         );
     }
-    // A held child execs after we first saw it: refresh names that still show the fork.
-    for p in processes.values_mut().filter(|p| p.exited_at_s.is_none()) {
-        if let Some(comm) = procfs::comm(p.pid) {
-            if comm != p.comm {
-                p.comm = comm;
-                p.cmdline = procfs::cmdline(p.pid);
-                // It exec'd: its memory maps are new.
-                symbolizer.remember_process(p.pid);
-            }
+    Ok(new)
+}
+
+/// Takes the name and command line a process has now (it exec'd since we named it).
+fn refresh_name(p: &mut ProcessInfo, symbolizer: &StackSymbolizer) {
+    if let Some(comm) = procfs::comm(p.pid) {
+        if comm != p.comm {
+            p.comm = comm;
+            p.cmdline = procfs::cmdline(p.pid);
+            // It exec'd: its memory maps are new.
+            symbolizer.remember_process(p.pid);
         }
     }
-    Ok(new)
 }

@@ -183,10 +183,14 @@ fn metrics_endpoint_serves_the_window_totals() {
             value_bytes: 64,
         })
         .unwrap();
-    // The endpoint is filled when the first window closes.
+    // The endpoint is filled when the first window closes; the BPF programs' cost once the
+    // first measurement slice (2 s to 3 s into the run) has ended.
     let deadline = std::time::Instant::now() + Duration::from_secs(15);
     let mut body = scrape(&addr);
-    while !body.contains("tracer_syscalls_total") && std::time::Instant::now() < deadline {
+    while !(body.contains("tracer_syscalls_total")
+        && body.contains("tracer_bpf_program_runs_total"))
+        && std::time::Instant::now() < deadline
+    {
         std::thread::sleep(Duration::from_millis(200));
         body = scrape(&addr);
     }
@@ -200,7 +204,17 @@ fn metrics_endpoint_serves_the_window_totals() {
     );
     assert!(metric_sum(&body, "tracer_self_cpu_seconds_total") > 0.0);
     assert!(body.contains("tracer_lost_events_total"));
-    assert!(body.contains("tracer_bpf_program_runs_total"));
+    assert!(body.contains("tracer_bpf_program_runs_total"), "{body}");
+    // One slice of about a second was measured, and the syscall programs ran in it.
+    let sampled = metric_sum(&body, "tracer_bpf_stats_sampled_seconds_total");
+    assert!((0.9..3.0).contains(&sampled), "sampled {sampled} s");
+    assert!(
+        body.lines().any(
+            |l| l.starts_with("tracer_bpf_program_runs_total{program=\"sys_exit\"}")
+                && l.split_whitespace().last().unwrap().parse::<f64>().unwrap() > 0.0
+        ),
+        "{body}"
+    );
     let served = metric_sum(&body, "tracer_syscalls_total") as u64;
     // The endpoint is updated when a window closes: its syscall count is that of the first k
     // windows, for some k.
