@@ -13,6 +13,8 @@ pub struct ExitWatch {
     fds: HashMap<u32, OwnedFd>,
     /// Processes that were gone before they could be watched: reported by the next `exited`.
     gone: Vec<u32>,
+    /// Processes without a pidfd (a kernel without `pidfd_open`): checked in /proc each tick.
+    polled: Vec<u32>,
 }
 
 impl ExitWatch {
@@ -23,7 +25,7 @@ impl ExitWatch {
     /// Starts watching `pid`. A process that no longer exists is reported as exited; a
     /// kernel without pidfds falls back to /proc for that process.
     pub fn watch(&mut self, pid: u32) {
-        if self.fds.contains_key(&pid) {
+        if self.fds.contains_key(&pid) || self.polled.contains(&pid) {
             return;
         }
         // SAFETY: pidfd_open takes a pid and flags and returns a new fd or -1.
@@ -34,14 +36,21 @@ impl ExitWatch {
                 .insert(pid, unsafe { OwnedFd::from_raw_fd(fd as i32) });
         } else if std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH) {
             self.gone.push(pid);
-        } else if !crate::procfs::is_alive(pid) {
-            self.gone.push(pid);
+        } else {
+            self.polled.push(pid);
         }
     }
 
     /// The watched processes that exited since the last call (each reported once).
     pub fn exited(&mut self) -> Vec<u32> {
         let mut out = std::mem::take(&mut self.gone);
+        self.polled.retain(|&pid| {
+            let alive = crate::procfs::is_alive(pid);
+            if !alive {
+                out.push(pid);
+            }
+            alive
+        });
         if self.fds.is_empty() {
             return out;
         }
