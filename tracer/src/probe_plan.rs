@@ -34,7 +34,8 @@ pub struct ProbePlan {
     /// Resolution warnings (patterns matching nothing, stripped binaries), shown in the report.
     pub warnings: Vec<String>,
     /// Probes of the profile's `[roles] leader_if_calls` functions: a node calling them is the
-    /// leader. They are exempt from the probe budget (roles depend on them).
+    /// leader. The probe budget removes one only while another of the same binary stays
+    /// probed within the budget (roles depend on them).
     pub role_funcs: Vec<u32>,
     /// Probes of the first `leader_if_calls` pattern (the heartbeat), for its frequency.
     pub heartbeat_funcs: Vec<u32>,

@@ -591,29 +591,50 @@ impl BudgetWatch {
             return Ok(());
         }
         let now = attached.function_entries()?;
-        for (&func, &n) in &now {
-            // Roles depend on the role functions: never unprobe them.
-            if self.detached.iter().any(|d| d.func == func) || plan.role_funcs.contains(&func) {
-                continue;
+        let rate = |func: u32| {
+            now.get(&func)
+                .copied()
+                .unwrap_or(0)
+                .saturating_sub(self.entries.get(&func).copied().unwrap_or(0)) as f64
+                / dt
+        };
+        let mut over: Vec<(u32, f64)> = now
+            .keys()
+            .map(|&f| (f, rate(f)))
+            .filter(|&(f, r)| r > limit as f64 && !self.detached.iter().any(|d| d.func == f))
+            .collect();
+        // Roles depend on the role functions: a hot one is only removed while another role
+        // function of the same binary stays probed within the budget (the leader's
+        // `Raft::sendAppendEntries` runs thousands of times a second under load; roles then
+        // rest on `Raft::doHeartBeat`). The last one left is never removed.
+        over.retain(|&(func, _)| {
+            if !plan.role_funcs.contains(&func) {
+                return true;
             }
-            let rate = n.saturating_sub(self.entries.get(&func).copied().unwrap_or(0)) as f64 / dt;
-            if rate > limit as f64 {
-                attached.unprobe_function(func)?;
-                let name = plan
-                    .probes
-                    .get(func as usize)
-                    .map(|p| p.demangled.as_str())
-                    .unwrap_or("?");
-                status.println(&format!(
-                    "tracer: {name}: {rate:.0} calls/s is over the probe budget ({limit}/s); its \
-                     uprobes are removed and its layer is attributed by stacks from now on"
-                ));
-                self.detached.push(crate::probe_plan::Detached {
-                    func,
-                    at_s: start.elapsed().as_secs_f64(),
-                    calls_per_s: rate,
-                });
-            }
+            let binary = plan.probes.get(func as usize).map(|p| &p.binary);
+            plan.role_funcs.iter().any(|&other| {
+                other != func
+                    && plan.probes.get(other as usize).map(|p| &p.binary) == binary
+                    && !self.detached.iter().any(|d| d.func == other)
+                    && rate(other) <= limit as f64
+            })
+        });
+        for (func, rate) in over {
+            attached.unprobe_function(func)?;
+            let name = plan
+                .probes
+                .get(func as usize)
+                .map(|p| p.demangled.as_str())
+                .unwrap_or("?");
+            status.println(&format!(
+                "tracer: {name}: {rate:.0} calls/s is over the probe budget ({limit}/s); its \
+                 uprobes are removed and its layer is attributed by stacks from now on"
+            ));
+            self.detached.push(crate::probe_plan::Detached {
+                func,
+                at_s: start.elapsed().as_secs_f64(),
+                calls_per_s: rate,
+            });
         }
         self.entries = now;
         self.last = Instant::now();

@@ -155,3 +155,68 @@ fn disk_views_follow_what_the_nodes_wrote() {
     );
     drop(cluster);
 }
+
+/// The probe budget removes the leader's hot role function (`Raft::sendAppendEntries`, one
+/// call per follower per replication round) while `Raft::doHeartBeat` stays probed, and roles
+/// still come out right from it: one leader, for the whole run, with its heartbeat rate.
+#[test]
+fn a_hot_role_function_is_unprobed_and_roles_rest_on_the_heartbeat() {
+    require_root();
+    let out = tempfile::tempdir().unwrap();
+    let cluster = Cluster::start(ClusterOpts {
+        nodes: 3,
+        fsync: Fsync::Batch,
+        ..ClusterOpts::default()
+    })
+    .unwrap();
+    let leader = cluster.wait_for_leader(Duration::from_secs(10)).unwrap();
+    let pids = cluster.pids();
+    // The fixture's heartbeat is 50 ms (20 calls/s): a budget of 100/s keeps doHeartBeat
+    // and removes sendAppendEntries once two client threads drive replication.
+    let mut args = vec![
+        "--no-sample".to_string(),
+        "--probe-budget".into(),
+        "100".into(),
+        "-o".into(),
+        out.path().display().to_string(),
+    ];
+    for p in &pids {
+        args.push("--pid".into());
+        args.push(p.to_string());
+    }
+    let tracer = start_tracer(&args);
+    cluster.run_client(&load(2, 4)).unwrap();
+    stop_tracer(tracer);
+    let snap = load_snapshot(out.path());
+    let leader_pid = pids[leader];
+    let func = |name: &str| {
+        snap.functions
+            .iter()
+            .find(|f| f.pid == leader_pid && f.function.starts_with(name))
+            .unwrap_or_else(|| panic!("{name} of the leader in {:#?}", snap.functions))
+    };
+    assert!(
+        func("Raft::sendAppendEntries").detached_at_s.is_some(),
+        "the hot role function was unprobed"
+    );
+    assert!(
+        func("Raft::doHeartBeat").detached_at_s.is_none(),
+        "the heartbeat stays probed"
+    );
+    assert_eq!(role_of(&snap, leader_pid).as_deref(), Some("leader"));
+    let roles = snap.roles.iter().find(|r| r.pid == leader_pid).unwrap();
+    assert!(
+        roles.spans.iter().all(|s| s.role == "leader"),
+        "leader all along: {roles:#?}"
+    );
+    let hb = roles.heartbeat_per_s.unwrap();
+    assert!(
+        (10.0..=30.0).contains(&hb),
+        "heartbeat {hb}/s (fixture: 20/s)"
+    );
+    for (i, &p) in pids.iter().enumerate() {
+        if i != leader {
+            assert_eq!(role_of(&snap, p).as_deref(), Some("follower"));
+        }
+    }
+}
