@@ -63,6 +63,16 @@ pub struct ClientReport {
 }
 
 pub(crate) fn run(client: &Path, config: &Path, opts: &ClientOpts) -> Result<ClientReport> {
+    spawn(client, config, opts)?.finish()
+}
+
+/// A client running in the background (a soak's steady load).
+pub struct RunningClient {
+    /// Taken by `finish`.
+    child: Option<std::process::Child>,
+}
+
+pub(crate) fn spawn(client: &Path, config: &Path, opts: &ClientOpts) -> Result<RunningClient> {
     let mut cmd = Command::new(client);
     cmd.arg("--config")
         .arg(config)
@@ -74,18 +84,49 @@ pub(crate) fn run(client: &Path, config: &Path, opts: &ClientOpts) -> Result<Cli
         (None, Some(d)) => cmd.args(["--duration-s", &d.as_secs_f64().to_string()]),
         _ => bail!("ClientOpts needs exactly one of ops_per_thread and duration"),
     };
-    let out = cmd.output().context("running raftkv-client")?;
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let line = stdout
-        .lines()
-        .rev()
-        .find(|l| l.starts_with('{'))
-        .with_context(|| {
-            format!(
-                "raftkv-client printed no JSON ({}); stderr:\n{}",
-                out.status,
-                String::from_utf8_lossy(&out.stderr)
-            )
-        })?;
-    serde_json::from_str(line).with_context(|| format!("parsing client report {line}"))
+    let child = cmd
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .context("running raftkv-client")?;
+    Ok(RunningClient { child: Some(child) })
+}
+
+impl RunningClient {
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().map(|c| c.id()).unwrap_or(0)
+    }
+
+    /// Waits for the client to finish its load and returns its summary.
+    pub fn finish(mut self) -> Result<ClientReport> {
+        let out = self
+            .child
+            .take()
+            .context("client already finished")?
+            .wait_with_output()
+            .context("waiting for raftkv-client")?;
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let line = stdout
+            .lines()
+            .rev()
+            .find(|l| l.starts_with('{'))
+            .with_context(|| {
+                format!(
+                    "raftkv-client printed no JSON ({}); stderr:\n{}",
+                    out.status,
+                    String::from_utf8_lossy(&out.stderr)
+                )
+            })?;
+        serde_json::from_str(line).with_context(|| format!("parsing client report {line}"))
+    }
+}
+
+impl Drop for RunningClient {
+    fn drop(&mut self) {
+        // Only reached when `finish` was not called (an error path): do not leave it running.
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
 }

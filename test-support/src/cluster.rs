@@ -351,6 +351,11 @@ impl Cluster {
         client::run(&self.bins.client, &self.config_path(), opts)
     }
 
+    /// Starts a client in the background; `RunningClient::finish` waits for its report.
+    pub fn spawn_client(&self, opts: &ClientOpts) -> Result<client::RunningClient> {
+        client::spawn(&self.bins.client, &self.config_path(), opts)
+    }
+
     /// SIGKILLs node `i` (no ground truth is written).
     pub fn kill_node(&mut self, i: usize) -> Result<()> {
         if self.opts.launcher {

@@ -8,10 +8,11 @@ mod fixture;
 mod ground_truth;
 mod ports;
 mod proc_util;
+pub mod soak;
 mod status;
 pub mod strace;
 
-pub use client::{ClientMode, ClientOpts, ClientReport};
+pub use client::{ClientMode, ClientOpts, ClientReport, RunningClient};
 pub use cluster::{unique_node_name, Cluster, ClusterOpts, Fsync};
 pub use fixture::{fixture_bins, fixture_dir, workspace_root, FixtureBins, Variant};
 pub use ground_truth::{GroundTruth, NetIo, PersisterIo, RoleChange, RpcCounts, TRACED_METHODS};

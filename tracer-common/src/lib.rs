@@ -420,6 +420,10 @@ pub mod sysno {
     pub const READ: u32 = 0;
     pub const WRITE: u32 = 1;
     pub const FUTEX: u32 = 202;
+    /// The kernel's uretprobe trampoline (x86-64, since 6.11): a function probed with a
+    /// uretprobe returns through this syscall. It is tracer's own doing, not the target's,
+    /// so it is not counted (`strace -c` on an untraced run would never see it).
+    pub const URETPROBE: u32 = 335;
     pub const OPEN: u32 = 2;
     pub const CLOSE: u32 = 3;
     pub const FSTAT: u32 = 5;

@@ -56,7 +56,7 @@ pub fn on_enter(ctx: &BtfTracePointContext) {
         return;
     }
     let id: i64 = ctx.arg(1);
-    if id < 0 {
+    if id < 0 || id == sysno::URETPROBE as i64 {
         return;
     }
     // SAFETY: the helper takes no arguments and returns the running task.

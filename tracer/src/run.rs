@@ -524,8 +524,8 @@ impl Windows {
         Ok(cur)
     }
 
-    /// The run so far as one snapshot: cumulative counters `cur`, samples and off-CPU summed
-    /// over the windows (what the metrics endpoint serves: counters never go down).
+    /// The run so far as one snapshot for the metrics endpoint: cumulative counters `cur` and
+    /// CPU sample totals per node and layer summed over the windows (counters never go down).
     fn cumulative(
         &self,
         cur: KernelData,
@@ -548,8 +548,8 @@ impl Windows {
             start.elapsed().as_secs_f64(),
             Vec::new(),
         );
-        s.profile = (!self.profile.is_empty()).then(|| self.profile.profile());
-        s.offcpu = self.offcpu.clone();
+        // The metrics need sample totals per node and layer only (and no off-CPU records).
+        s.profile = (!self.profile.is_empty()).then(|| self.profile.layer_totals());
         s
     }
 

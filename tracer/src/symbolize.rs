@@ -5,8 +5,9 @@
 //! still resolve at the end. Kernel addresses resolve through /proc/kallsyms.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
+use std::rc::Rc;
 
 use blazesym::symbolize::{source, Input, Symbolized, Symbolizer};
 use blazesym::MaybeDefault;
@@ -57,12 +58,20 @@ pub enum WalkEnd {
     Truncated,
 }
 
+/// Entries of each address cache beyond which it is emptied before the next lookups: in a
+/// run of hours, sampled leaf addresses keep being new, and memory must stay bounded.
+const CACHE_CAP: usize = 100_000;
+
 pub struct StackSymbolizer {
     symbolizer: Symbolizer,
     layouts: RefCell<HashMap<u32, ProcessLayout>>,
-    /// (pid, address) -> name; most addresses recur in many stacks.
-    user_cache: HashMap<(u32, u64), String>,
-    kernel_cache: HashMap<u64, String>,
+    /// (pid, address) -> name; most addresses recur in many stacks. Addresses outside every
+    /// mapping are not cached: they are found unknown at once, and broken frame-pointer
+    /// chains (libc built without frame pointers) produce an endless variety of them.
+    user_cache: HashMap<(u32, u64), Rc<str>>,
+    kernel_cache: HashMap<u64, Rc<str>>,
+    /// Every name once: many addresses share a (long, demangled C++) name.
+    names: HashSet<Rc<str>>,
 }
 
 impl Default for StackSymbolizer {
@@ -83,6 +92,7 @@ impl StackSymbolizer {
             layouts: RefCell::new(HashMap::new()),
             user_cache: HashMap::new(),
             kernel_cache: HashMap::new(),
+            names: HashSet::new(),
         }
     }
 
@@ -183,7 +193,12 @@ impl StackSymbolizer {
         self.resolve_user(pid, &addrs);
         addrs
             .iter()
-            .map(|a| self.user_cache[&(pid, *a)].clone())
+            .map(|a| {
+                self.user_cache
+                    .get(&(pid, *a))
+                    .map(|n| n.to_string())
+                    .unwrap_or_else(|| UNKNOWN.to_string())
+            })
             .collect()
     }
 
@@ -207,16 +222,16 @@ impl StackSymbolizer {
         if missing.is_empty() {
             return;
         }
+        if self.user_cache.len() + missing.len() > CACHE_CAP {
+            self.user_cache.clear();
+            self.names.clear();
+        }
         // Resolve through the files, by file offset, from the maps remembered while the
         // process lived: that keeps working after it exits (and is reaped).
         let mut by_file: HashMap<PathBuf, Vec<(u64, u64)>> = HashMap::new();
-        let mut names: HashMap<u64, String> = HashMap::new();
         for &a in &missing {
-            match self.file_offset_of(pid, a) {
-                Some((path, off, _)) => by_file.entry(path).or_default().push((a, off)),
-                None => {
-                    names.insert(a, UNKNOWN.to_string());
-                }
+            if let Some((path, off, _)) = self.file_offset_of(pid, a) {
+                by_file.entry(path).or_default().push((a, off));
             }
         }
         for (path, pairs) in by_file {
@@ -227,22 +242,35 @@ impl StackSymbolizer {
                 .symbolizer
                 .symbolize(&source::Source::Elf(src), Input::FileOffset(&offsets))
                 .unwrap_or_default();
-            for (i, (a, _)) in pairs.into_iter().enumerate() {
-                let name = match syms.get(i) {
-                    Some(Symbolized::Sym(sym)) => sym.name.to_string(),
-                    // No symbol: name the library like perf does (`[libstdc++.so.6.0.30]`).
-                    _ => format!(
-                        "[{}]",
-                        path.file_name().unwrap_or_default().to_string_lossy()
-                    ),
-                };
-                names.insert(a, name);
+            let resolved: Vec<(u64, String)> = pairs
+                .into_iter()
+                .enumerate()
+                .map(|(i, (a, _))| {
+                    let name = match syms.get(i) {
+                        Some(Symbolized::Sym(sym)) => sym.name.to_string(),
+                        // No symbol: name the library like perf does (`[libstdc++.so.6.0.30]`).
+                        _ => format!(
+                            "[{}]",
+                            path.file_name().unwrap_or_default().to_string_lossy()
+                        ),
+                    };
+                    (a, name)
+                })
+                .collect();
+            for (a, name) in resolved {
+                let name = self.intern(name);
+                self.user_cache.insert((pid, a), name);
             }
         }
-        for a in missing {
-            let name = names.remove(&a).unwrap_or_else(|| UNKNOWN.to_string());
-            self.user_cache.insert((pid, a), name);
+    }
+
+    fn intern(&mut self, name: String) -> Rc<str> {
+        if let Some(n) = self.names.get(name.as_str()) {
+            return n.clone();
         }
+        let n: Rc<str> = name.into();
+        self.names.insert(n.clone());
+        n
     }
 
     /// Resolves (already leaf-adjusted) kernel addresses that are not cached yet.
@@ -255,6 +283,9 @@ impl StackSymbolizer {
         if missing.is_empty() {
             return;
         }
+        if self.kernel_cache.len() + missing.len() > CACHE_CAP {
+            self.kernel_cache.clear();
+        }
         let src = source::Kernel {
             vmlinux: MaybeDefault::None,
             debug_syms: false,
@@ -266,6 +297,7 @@ impl StackSymbolizer {
             .map(|syms| syms.iter().map(name_of).collect::<Vec<_>>())
             .unwrap_or_else(|_| vec![UNKNOWN.to_string(); missing.len()]);
         for (a, n) in missing.into_iter().zip(names) {
+            let n = self.intern(n);
             self.kernel_cache.insert(a, n);
         }
     }

@@ -158,6 +158,31 @@ impl ProfileAccumulator {
         self.samples == 0 && self.stacks.is_empty()
     }
 
+    /// Sample totals per (process, layer), each as one frameless stack: what the metrics
+    /// endpoint serves every window, without materialising every stack's frames as strings
+    /// (that transient grew with the run and kept the resident size growing).
+    pub fn layer_totals(&self) -> CpuProfile {
+        let mut per: HashMap<(u32, Option<u32>), u64> = HashMap::new();
+        for ((pid, _, layer, _), (count, _)) in &self.stacks {
+            *per.entry((*pid, *layer)).or_default() += count;
+        }
+        CpuProfile {
+            freq_hz: self.freq_hz,
+            samples: self.samples,
+            stacks: per
+                .into_iter()
+                .map(|((pid, layer), count)| crate::model::StackRecord {
+                    pid,
+                    thread: String::new(),
+                    frames: Vec::new(),
+                    count,
+                    user_truncated: false,
+                    layer: layer.map(|id| self.names[id as usize].clone()),
+                })
+                .collect(),
+        }
+    }
+
     /// The summed profile.
     pub fn profile(&self) -> CpuProfile {
         let name = |id: &u32| self.names[*id as usize].clone();

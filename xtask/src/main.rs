@@ -5,11 +5,13 @@
 //! - `test`: setup, then the whole test suite (what CI runs).
 //! - `demo`: a 3-node fixture cluster under client load, traced for ~15 s.
 //! - `bench`: overhead benchmarks, side by side with strace and bpftrace.
+//! - `soak`: continuous mode on a loaded cluster for a long time; memory must stay flat.
 
 mod bench;
 mod cmd;
 mod demo;
 mod setup;
+mod soak;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
@@ -54,6 +56,26 @@ enum Command {
         /// Seconds of client load per mode and round in the sampling and overhead benchmarks.
         #[arg(long, default_value_t = 8)]
         seconds: u64,
+        /// Alternating rounds of every mode in the cluster benchmarks (medians are reported).
+        #[arg(long, default_value_t = 3)]
+        rounds: usize,
+        /// Only the modes whose name contains this (and the untraced baseline).
+        #[arg(long)]
+        only: Option<String>,
+    },
+    /// Run tracer in continuous mode on a loaded fixture cluster for a long time and check
+    /// that its memory stays flat (< 10% growth after the first window) and windows keep
+    /// coming. Results in target/bench/soak.{md,json}.
+    Soak {
+        /// How long: 90s, 30m, 1h.
+        #[arg(long, default_value = "1h")]
+        duration: String,
+        /// tracer's --interval (window length).
+        #[arg(long, default_value = "10s")]
+        interval: String,
+        /// Client threads of steady PUT load.
+        #[arg(long, default_value_t = 1)]
+        threads: u32,
     },
 }
 
@@ -127,9 +149,19 @@ fn main() -> Result<()> {
             suite,
             iters,
             seconds,
+            rounds,
+            only,
         } => {
             setup::run()?;
-            bench::run(suite, iters, seconds)
+            bench::run(suite, iters, seconds, rounds.max(1), only)
+        }
+        Command::Soak {
+            duration,
+            interval,
+            threads,
+        } => {
+            setup::run()?;
+            soak::run(&duration, &interval, threads)
         }
     }
 }

@@ -17,8 +17,31 @@ use super::median;
 use crate::cmd::workspace_root;
 use crate::demo::build_tracer;
 
-/// Rounds; the median of each mode is reported.
-const ROUNDS: usize = 3;
+/// CPU seconds (user + system) a process has used, all its threads, living and exited, from
+/// /proc/PID/stat. A BPF program runs in the context of the thread whose syscall, context
+/// switch or probed call triggered it, so its time is in here too.
+fn process_cpu_s(pid: u32) -> f64 {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return 0.0;
+    };
+    let Some(rest) = stat.rfind(')').map(|i| &stat[i + 2..]) else {
+        return 0.0;
+    };
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+    // SAFETY: sysconf has no preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
+    (ticks(11) + ticks(12)) as f64 / hz
+}
+
+/// CPU seconds of this process's waited-for children (the client, once it has exited).
+fn children_cpu_s() -> f64 {
+    // SAFETY: getrusage writes into the struct we pass.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut ru) };
+    let tv = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    tv(ru.ru_utime) + tv(ru.ru_stime)
+}
 
 #[derive(Clone)]
 pub(super) enum Mode {
@@ -236,18 +259,59 @@ fn stop(obs: Observer) -> Result<Vec<String>> {
         .unwrap_or_default())
 }
 
+/// One observed client run.
+struct Sample {
+    ops: f64,
+    p99: f64,
+    cpu_per_op: f64,
+}
+
 /// One mode's measurements over the rounds.
 struct Measured {
     mode: Mode,
     ops: Vec<f64>,
     p99: Vec<f64>,
+    /// CPU time of the nodes and the client per operation, µs (the observer's own process
+    /// is not in it; tracer reports its own in `notes`).
+    cpu_per_op_us: Vec<f64>,
+    /// Per pair, this mode's value divided by that of the untraced run just before it
+    /// (ops/s, p99, CPU/op); empty for the untraced mode itself.
+    ratios: Vec<[f64; 3]>,
     /// tracer's stderr lines worth reporting (time to a written session, own cost).
     notes: Vec<String>,
 }
 
+impl Measured {
+    fn push(&mut self, x: &Sample, base: Option<&Sample>) {
+        self.ops.push(x.ops);
+        self.p99.push(x.p99);
+        self.cpu_per_op_us.push(x.cpu_per_op);
+        if let Some(b) = base {
+            self.ratios.push([
+                x.ops / b.ops.max(1e-9),
+                x.p99 / b.p99.max(1e-9),
+                x.cpu_per_op / b.cpu_per_op.max(1e-9),
+            ]);
+        }
+    }
+
+    /// Median paired ratio `k` (0 ops, 1 p99, 2 CPU/op); 1 for the untraced mode.
+    fn ratio(&self, k: usize) -> f64 {
+        if self.ratios.is_empty() {
+            1.0
+        } else {
+            median(self.ratios.iter().map(|r| r[k]).collect())
+        }
+    }
+}
+
 /// Starts the cluster, asks `spec` for the modes (the cluster's node binary and pids are known
 /// by then), measures every mode for `seconds` per round and writes the table.
-pub(super) fn run(seconds: u64, spec: impl FnOnce(&Cluster, &Path) -> Result<Spec>) -> Result<()> {
+pub(super) fn run(
+    runs: &super::ClusterRuns,
+    spec: impl FnOnce(&Cluster, &Path) -> Result<Spec>,
+) -> Result<()> {
+    let (seconds, rounds) = (runs.seconds, runs.rounds);
     let tracer = build_tracer()?;
     let out_root = workspace_root().join("target/bench");
     std::fs::create_dir_all(&out_root)?;
@@ -258,7 +322,17 @@ pub(super) fn run(seconds: u64, spec: impl FnOnce(&Cluster, &Path) -> Result<Spe
     })?;
     cluster.wait_for_leader(Duration::from_secs(15))?;
     let pids = cluster.pids();
-    let spec = spec(&cluster, &tracer)?;
+    let mut spec = spec(&cluster, &tracer)?;
+    if !matches!(spec.modes.first(), Some(Mode::Untraced)) {
+        bail!("a cluster benchmark's first mode is the untraced baseline");
+    }
+    if let Some(only) = &runs.only {
+        spec.modes
+            .retain(|m| matches!(m, Mode::Untraced) || m.name().contains(only.as_str()));
+        if spec.modes.len() < 2 {
+            bail!("no mode of this suite matches --only {only:?}");
+        }
+    }
     let mut results: Vec<Measured> = spec
         .modes
         .iter()
@@ -266,42 +340,55 @@ pub(super) fn run(seconds: u64, spec: impl FnOnce(&Cluster, &Path) -> Result<Spe
             mode: m.clone(),
             ops: vec![],
             p99: vec![],
+            cpu_per_op_us: vec![],
+            ratios: vec![],
             notes: vec![],
         })
         .collect();
-    for round in 0..ROUNDS {
-        for m in results.iter_mut() {
-            let dir = tempfile::tempdir()?;
-            let obs = start(&m.mode, &tracer, &pids, dir.path())?;
-            let report = cluster.run_client(&ClientOpts {
-                threads: 4,
-                ops_per_thread: None,
-                duration: Some(Duration::from_secs(seconds)),
-                mode: ClientMode::Put,
-                value_bytes: 128,
-            })?;
-            let output = obs.map(stop).transpose()?.unwrap_or_default();
-            keep_output(
-                &m.mode,
-                output,
-                dir.path(),
-                &out_root,
-                spec.stem,
-                &mut m.notes,
-            )?;
-            println!(
-                "bench: round {} {:<46} {:>8.0} ops/s p99 {} us",
-                round + 1,
-                m.mode.name(),
-                report.ops_per_sec,
-                report.p99_us
-            );
-            m.ops.push(report.ops_per_sec);
-            m.p99.push(report.p99_us as f64);
+    // Paired design: every observed run is preceded by an untraced run of its own, and each
+    // mode's ratios are the medians of its per-pair ratios. This machine drifts between a fast
+    // and a slow state for minutes at a time (host contention: ~10.5k vs ~9k ops/s untraced),
+    // which alternating rounds alone did not cancel out.
+    let measure = |mode: &Mode, notes: &mut Vec<String>, round: usize| -> Result<Sample> {
+        let dir = tempfile::tempdir()?;
+        let obs = start(mode, &tracer, &pids, dir.path())?;
+        let cpu0: f64 = pids.iter().map(|&p| process_cpu_s(p)).sum::<f64>() + children_cpu_s();
+        let report = cluster.run_client(&ClientOpts {
+            threads: 4,
+            ops_per_thread: None,
+            duration: Some(Duration::from_secs(seconds)),
+            mode: ClientMode::Put,
+            value_bytes: 128,
+        })?;
+        let cpu1: f64 = pids.iter().map(|&p| process_cpu_s(p)).sum::<f64>() + children_cpu_s();
+        let cpu_per_op = 1e6 * (cpu1 - cpu0) / report.ops.max(1) as f64;
+        let output = obs.map(stop).transpose()?.unwrap_or_default();
+        keep_output(mode, output, dir.path(), &out_root, spec.stem, notes)?;
+        println!(
+            "bench: round {} {:<46} {:>8.0} ops/s p99 {} us, {cpu_per_op:.1} CPU-us/op",
+            round + 1,
+            mode.name(),
+            report.ops_per_sec,
+            report.p99_us
+        );
+        Ok(Sample {
+            ops: report.ops_per_sec,
+            p99: report.p99_us as f64,
+            cpu_per_op,
+        })
+    };
+    for round in 0..rounds {
+        for i in 1..results.len() {
+            let base = measure(&Mode::Untraced, &mut Vec::new(), round)?;
+            let (first, rest) = results.split_at_mut(1);
+            let m = &mut rest[i - 1];
+            let x = measure(&m.mode, &mut m.notes, round)?;
+            first[0].push(&base, None);
+            m.push(&x, Some(&base));
         }
     }
     cluster.stop()?;
-    write_table(&spec, seconds, &results, &out_root)
+    write_table(&spec, seconds, rounds, &results, &out_root)
 }
 
 /// tracer's report lines go to the notes; strace's and bpftrace's output of the last round is
@@ -338,45 +425,58 @@ fn keep_output(
 }
 
 /// `0.81 (-19.0%)`
-fn ratio(x: f64, base: f64) -> String {
-    format!("{:.2} ({:+.1}%)", x / base, 100.0 * (x - base) / base)
+fn ratio(r: f64) -> String {
+    format!("{r:.2} ({:+.1}%)", 100.0 * (r - 1.0))
 }
 
-fn write_table(spec: &Spec, seconds: u64, results: &[Measured], out_root: &Path) -> Result<()> {
-    let base_ops = median(results[0].ops.clone());
-    let base_p99 = median(results[0].p99.clone());
+fn write_table(
+    spec: &Spec,
+    seconds: u64,
+    rounds: usize,
+    results: &[Measured],
+    out_root: &Path,
+) -> Result<()> {
     let mut md = String::new();
     let _ = writeln!(
         md,
         "{}: 3-node fixture cluster, 4 client threads x {seconds} s of PUTs per mode, \
-         median of {ROUNDS} alternating rounds\n",
+         {rounds} rounds; every observed run is paired with an untraced run just before it, \
+         and ratios are medians of the per-pair ratios (the untraced row: all its runs). CPU/op: user+system time of the nodes and the \
+         client per operation (BPF programs run in the traced threads, so their time is in it; \
+         the observer's own process is not) — steadier than throughput on a shared machine.\n",
         spec.title
     );
     let _ = writeln!(
         md,
-        "| mode | ops/s | ratio to untraced | p99 latency (us) | p99 ratio |"
+        "| mode | ops/s | ratio to untraced | p99 latency (us) | p99 ratio | CPU/op (us) | CPU/op ratio |"
     );
-    let _ = writeln!(md, "|---|---:|---:|---:|---:|");
+    let _ = writeln!(md, "|---|---:|---:|---:|---:|---:|---:|");
     let mut json = Vec::new();
     for m in results {
         let o = median(m.ops.clone());
         let p = median(m.p99.clone());
+        let c = median(m.cpu_per_op_us.clone());
         let _ = writeln!(
             md,
-            "| {} | {o:.0} | {} | {p:.0} | {} |",
+            "| {} | {o:.0} | {} | {p:.0} | {} | {c:.1} | {} |",
             m.mode.name(),
-            ratio(o, base_ops),
-            ratio(p, base_p99)
+            ratio(m.ratio(0)),
+            ratio(m.ratio(1)),
+            ratio(m.ratio(2))
         );
         json.push(serde_json::json!({
             "mode": m.mode.name(),
             "ops_per_sec": o,
-            "ratio_to_untraced": o / base_ops,
-            "change_vs_untraced_pct": 100.0 * (o - base_ops) / base_ops,
+            "ratio_to_untraced": m.ratio(0),
+            "change_vs_untraced_pct": 100.0 * (m.ratio(0) - 1.0),
             "p99_us": p,
-            "p99_ratio_to_untraced": p / base_p99,
+            "p99_ratio_to_untraced": m.ratio(1),
             "rounds_ops_per_sec": m.ops,
             "rounds_p99_us": m.p99,
+            "cpu_per_op_us": c,
+            "cpu_per_op_ratio_to_untraced": m.ratio(2),
+            "paired_ratios_ops_p99_cpu": m.ratios,
+            "rounds_cpu_per_op_us": m.cpu_per_op_us,
             "tracer_notes": m.notes,
         }));
     }
@@ -401,7 +501,7 @@ fn write_table(spec: &Spec, seconds: u64, results: &[Measured], out_root: &Path)
         serde_json::to_string_pretty(&serde_json::json!({
             "title": spec.title,
             "seconds_per_mode": seconds,
-            "rounds": ROUNDS,
+            "rounds": rounds,
             "results": json,
         }))?,
     )?;

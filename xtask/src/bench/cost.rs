@@ -19,8 +19,8 @@ const NOTHING: &[&str] = &[
     "--no-sample",
 ];
 
-pub fn run(seconds: u64) -> Result<()> {
-    cluster::run(seconds, |_, _| {
+pub fn run(runs: &super::ClusterRuns) -> Result<()> {
+    cluster::run(runs, |_, _| {
         Ok(Spec {
             title: "Where tracer's overhead comes from",
             stem: "cost",

@@ -28,7 +28,27 @@ pub enum Suite {
     All,
 }
 
-pub fn run(suite: Suite, iters: u64, seconds: u64) -> Result<()> {
+/// How the cluster benchmarks run: seconds of load per run, rounds, and an optional filter on
+/// mode names.
+#[derive(Clone)]
+pub struct ClusterRuns {
+    pub seconds: u64,
+    pub rounds: usize,
+    pub only: Option<String>,
+}
+
+pub fn run(
+    suite: Suite,
+    iters: u64,
+    seconds: u64,
+    rounds: usize,
+    only: Option<String>,
+) -> Result<()> {
+    let runs = ClusterRuns {
+        seconds,
+        rounds,
+        only,
+    };
     if matches!(suite, Suite::Syscalls | Suite::All) {
         syscalls::run(iters)?;
     }
@@ -36,13 +56,13 @@ pub fn run(suite: Suite, iters: u64, seconds: u64) -> Result<()> {
         uprobes::run(100_000)?;
     }
     if matches!(suite, Suite::Sampling | Suite::All) {
-        sampling::run(seconds)?;
+        sampling::run(&runs)?;
     }
     if matches!(suite, Suite::Overhead | Suite::All) {
-        overhead::run(seconds)?;
+        overhead::run(&runs)?;
     }
     if matches!(suite, Suite::Cost | Suite::All) {
-        cost::run(seconds)?;
+        cost::run(&runs)?;
     }
     Ok(())
 }

@@ -13,8 +13,8 @@ use std::process::Command;
 use super::cluster::{self, Mode, Spec};
 use crate::cmd::workspace_root;
 
-pub fn run(seconds: u64) -> Result<()> {
-    cluster::run(seconds, |cluster, tracer| {
+pub fn run(runs: &super::ClusterRuns) -> Result<()> {
+    cluster::run(runs, |cluster, tracer| {
         let node = &cluster.bins().node;
         let script = bpftrace_script(&probed_functions(tracer, node)?, node, &cluster.pids());
         let path = workspace_root().join("target/bench/overhead.bt");

@@ -9,8 +9,8 @@ use anyhow::Result;
 
 use super::cluster::{self, Mode, Spec};
 
-pub fn run(seconds: u64) -> Result<()> {
-    cluster::run(seconds, |_, _| {
+pub fn run(runs: &super::ClusterRuns) -> Result<()> {
+    cluster::run(runs, |_, _| {
         Ok(Spec {
             title: "Stack sampling cost",
             stem: "sampling_overhead",
