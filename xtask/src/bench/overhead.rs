@@ -33,8 +33,15 @@ pub fn run(runs: &super::ClusterRuns) -> Result<()> {
                     label: "syscalls, stacks, off-CPU, uprobes",
                     script,
                 },
+                Mode::Bpftrace {
+                    label: "empty probes on sys_enter, sys_exit, sched_switch: the floor",
+                    script: floor_script(&cluster.pids()),
+                },
             ],
-            footer: "The bpftrace script (per-process syscall latency histograms, user+kernel \
+            footer: "The floor row is bpftrace with empty probes on the hooks every syscall and \
+                     context switch pass through (filtered to the cluster): the price of \
+                     hooking them at all on this machine, before any work. \
+                     The bpftrace script (per-process syscall latency histograms, user+kernel \
                      stacks at 99 Hz, off-CPU time by stack, uprobe+uretprobe latency on the \
                      functions tracer's default profile probes) is `target/bench/overhead.bt`; \
                      the last round's strace and bpftrace output is kept as \
@@ -42,6 +49,24 @@ pub fn run(runs: &super::ClusterRuns) -> Result<()> {
                 .into(),
         })
     })
+}
+
+/// Probes that do nothing on the hooks every syscall and context switch go through, filtered
+/// to the cluster's processes: what merely hooking those events costs on this machine (the
+/// kernel's slow syscall path, tracepoint dispatch, a BPF program run that returns at once),
+/// before any tool does any work. tracer's syscall and off-CPU accounting sit on the same
+/// hooks (as BTF tracepoints, which skip the record bpftrace's classic tracepoints format).
+fn floor_script(pids: &[u32]) -> String {
+    let only = pids
+        .iter()
+        .map(|p| format!("pid == {p}"))
+        .collect::<Vec<_>>()
+        .join(" || ");
+    format!(
+        "tracepoint:raw_syscalls:sys_enter /{only}/ {{ }}\n\
+         tracepoint:raw_syscalls:sys_exit /{only}/ {{ }}\n\
+         tracepoint:sched:sched_switch /{only}/ {{ }}\n"
+    )
 }
 
 /// A function tracer's default profile probes in the node binary.
