@@ -164,14 +164,12 @@ pub fn describe(o: &SelfOverhead, duration_s: f64) -> String {
             .map(|(n, r, t)| format!("{n} {:.1}% at {} ns/run", pct(*t, sampled), t / r.max(&1)))
             .collect()
     };
-    let bpf = if sampled <= 0.0 && duration_s < FIRST_SLICE_AT.as_secs_f64() + 0.1 {
+    let bpf = if sampled <= 0.0 {
         format!(
-            "its BPF programs' run time was not measured (the run ended before the first \
-             measurement, {} s in)",
+            "its BPF programs' run time was not measured (no measurement slice ran: the first \
+             starts {} s in, and kernel BPF statistics must be available)",
             FIRST_SLICE_AT.as_secs()
         )
-    } else if sampled <= 0.0 {
-        "its BPF programs' run time was not measured (kernel BPF statistics unavailable)".into()
     } else {
         format!(
             "its BPF programs used {:.1}% of one CPU in the kernel ({runs} runs, {:.3} s in the \

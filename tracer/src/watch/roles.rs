@@ -49,6 +49,9 @@ impl RoleWatch {
             self.last.duration_since(start).as_secs_f64(),
             start.elapsed().as_secs_f64(),
         );
+        // The last window (forced at stop) can be shorter than a heartbeat interval: no role
+        // call in it says nothing, so the node keeps the role it had.
+        let conclusive = self.last.elapsed() >= WINDOW;
         for &pid in live {
             let now = role.get(&pid).copied().unwrap_or(0);
             let before = self.role_calls.get(&pid).copied().unwrap_or(0);
@@ -61,14 +64,18 @@ impl RoleWatch {
                     .unwrap_or(0)
                     .min(hb.get(&pid).copied().unwrap_or(0));
             let (spans, hb_total) = self.nodes.entry(pid).or_default();
-            if leader {
+            let name = match spans.last() {
+                Some(s) if !leader && !conclusive => s.role.clone(),
+                _ if leader => "leader".to_string(),
+                _ => "follower".to_string(),
+            };
+            if name == "leader" {
                 *hb_total += hb_delta;
             }
-            let name = if leader { "leader" } else { "follower" };
             match spans.last_mut() {
                 Some(s) if s.role == name => s.to_s = to,
                 _ => spans.push(RoleSpan {
-                    role: name.to_string(),
+                    role: name,
                     from_s: from,
                     to_s: to,
                 }),
