@@ -280,8 +280,23 @@ pub struct OffCpuKey {
     /// lock waits can be told from condition waits even when the stack stops inside libc.
     /// `u32::MAX` otherwise.
     pub futex_op: u32,
+    /// With `user_stack == STACK_IP_ONLY`: the user instruction pointer the thread blocked at,
+    /// which is its whole user stack (see `STACK_IP_ONLY`); 0 otherwise.
+    pub user_ip: u64,
     pub comm: [u8; 16],
 }
+
+/// `OffCpuKey::user_stack` when no stack was walked because the user frame pointer at the
+/// block does not point into the thread's stack just above its stack pointer: glibc (built
+/// without frame pointers here) has used `rbp` as a general register by the time it blocks in
+/// a futex. The kernel's walk would then yield the instruction pointer plus garbage read at
+/// that "frame pointer" — and pay a faulting user read, ~1 µs in this project's VMs — so the
+/// instruction pointer alone (`user_ip`) is recorded.
+pub const STACK_IP_ONLY: i32 = -3;
+
+/// Largest distance from the user stack pointer to a plausible frame pointer of the innermost
+/// frame (a frame's locals would have to be larger than this).
+pub const MAX_FRAME_SPAN: u64 = 8 << 20;
 
 /// Value of `OFFCPU`.
 #[repr(C)]

@@ -12,11 +12,16 @@
 //! inserted into and removed from a hash map on every block.
 
 use aya_ebpf::{
-    bindings::task_struct,
-    helpers::{bpf_get_current_comm, bpf_get_current_pid_tgid, bpf_ktime_get_ns},
+    bindings::{pt_regs, task_struct},
+    helpers::{
+        bpf_get_current_comm, bpf_get_current_pid_tgid, bpf_ktime_get_ns,
+        generated::bpf_task_pt_regs,
+    },
     programs::{tracing::StackIdContext, BtfTracePointContext},
 };
-use tracer_common::{sysno, Drop, OffCpuKey, OffCpuValue, OFFCPU_NO_SYSCALL};
+use tracer_common::{
+    sysno, Drop, OffCpuKey, OffCpuValue, MAX_FRAME_SPAN, OFFCPU_NO_SYSCALL, STACK_IP_ONLY,
+};
 
 use crate::maps::{count_drop, OFFCPU, STACKS, TARGETS, THREADS};
 
@@ -90,12 +95,11 @@ pub fn on_switch(ctx: &BtfTracePointContext) {
     } else {
         (OFFCPU_NO_SYSCALL, u32::MAX)
     };
+    let (user_stack, user_ip) = user_stack(ctx, prev);
     state.offcpu_key = OffCpuKey {
         tgid,
-        user_stack: ctx
-            .get_stackid(&STACKS, BPF_F_USER_STACK)
-            .map(|i| i as i32)
-            .unwrap_or(-1),
+        user_stack,
+        user_ip,
         // No kernel stack: blocking always goes through the same futex/schedule path, and
         // walking it on every context switch costs more than everything else here (and is CPU
         // time the sampler, itself a BPF program, cannot see).
@@ -106,6 +110,27 @@ pub fn on_switch(ctx: &BtfTracePointContext) {
         comm: bpf_get_current_comm().unwrap_or([0; 16]),
     };
     state.offcpu_start_ns = now;
+}
+
+/// The user stack of `prev`, blocking now: walked into `STACKS` when its frame pointer can
+/// start a walk, else just its instruction pointer (`STACK_IP_ONLY`, see there).
+#[inline(always)]
+fn user_stack(ctx: &BtfTracePointContext, prev: *mut task_struct) -> (i32, u64) {
+    // SAFETY: `prev` is the tracepoint's task argument; the helper returns its user-mode
+    // registers (saved at kernel entry) as a BTF pointer the verifier checks loads from.
+    let regs = unsafe { bpf_task_pt_regs(prev) } as *const pt_regs;
+    if !regs.is_null() {
+        // SAFETY: see above.
+        let (ip, sp, bp) = unsafe { ((*regs).rip, (*regs).rsp, (*regs).rbp) };
+        if ip != 0 && (bp < sp || bp - sp > MAX_FRAME_SPAN || bp & 7 != 0) {
+            return (STACK_IP_ONLY, ip);
+        }
+    }
+    let id = ctx
+        .get_stackid(&STACKS, BPF_F_USER_STACK)
+        .map(|i| i as i32)
+        .unwrap_or(-1);
+    (id, 0)
 }
 
 /// Ends the blocked interval of `next`, if it has one recorded.

@@ -223,7 +223,11 @@ fn read_samples(attached: &Attached, data: &mut KernelData) -> Result<()> {
             layer: key.layer,
             reason: key.reason,
             futex_op: key.futex_op,
-            user_ips: stack(key.user_stack),
+            user_ips: if key.user_stack == tracer_common::STACK_IP_ONLY {
+                Some(vec![key.user_ip])
+            } else {
+                stack(key.user_stack)
+            },
             kernel_ips: stack(key.kernel_stack),
             total_ns: values.iter().map(|v| v.total_ns).sum(),
             count: values.iter().map(|v| v.count).sum(),
