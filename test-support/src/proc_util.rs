@@ -14,6 +14,24 @@ pub fn send_signal(pid: u32, sig: i32) -> Result<()> {
     Ok(())
 }
 
+/// CPU seconds (user + system) `pid` has used, all its threads, living and exited, from
+/// /proc/PID/stat (0 when it is gone). A BPF program runs in the context of the thread whose
+/// syscall, context switch or probed call triggered it, so its time is in here too.
+pub fn cpu_seconds(pid: u32) -> f64 {
+    let Ok(stat) = fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return 0.0;
+    };
+    // Fields after the parenthesised comm: utime and stime are the 12th and 13th.
+    let Some(rest) = stat.rfind(')').map(|i| &stat[i + 2..]) else {
+        return 0.0;
+    };
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+    // SAFETY: sysconf has no preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
+    (ticks(11) + ticks(12)) as f64 / hz
+}
+
 /// Direct children of `pid` (all its threads), from /proc/<pid>/task/*/children.
 pub fn children_of(pid: u32) -> Vec<u32> {
     let mut out = Vec::new();

@@ -285,7 +285,7 @@ pub fn run(opts: &SoakOpts) -> Result<SoakReport> {
     })
 }
 
-/// Resident memory, its anonymous part (bytes) and CPU time (s) of `pid`.
+/// Resident memory, its anonymous part (bytes) and CPU time (s) of `pid`; None once it is gone.
 fn proc_usage(pid: u32) -> Option<(u64, u64, f64)> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let kb = |field: &str| -> Option<u64> {
@@ -298,13 +298,7 @@ fn proc_usage(pid: u32) -> Option<(u64, u64, f64)> {
             .ok()
     };
     let (rss_kb, anon_kb) = (kb("VmRSS:")?, kb("RssAnon:")?);
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let rest = &stat[stat.rfind(')')? + 2..];
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    let ticks: u64 = f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?;
-    // SAFETY: sysconf has no preconditions.
-    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
-    Some((rss_kb * 1024, anon_kb * 1024, ticks as f64 / hz))
+    Some((rss_kb * 1024, anon_kb * 1024, crate::cpu_seconds(pid)))
 }
 
 /// The highest window number in `dir` (`window_NNNN.json`) and when that file was written.

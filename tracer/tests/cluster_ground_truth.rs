@@ -34,11 +34,10 @@ fn check_cluster(fsync: Fsync, value_bytes: usize) {
     })
     .unwrap();
     let pids = cluster.pids();
-    let mut args = vec!["-o".to_string(), out.path().display().to_string()];
-    for p in &pids {
-        args.push("--pid".into());
-        args.push(p.to_string());
-    }
+    let args = with_pids(
+        vec!["-o".to_string(), out.path().display().to_string()],
+        &pids,
+    );
     let mut tracer = start_tracer(&args);
     cluster.resume().unwrap();
     cluster.wait_for_leader(Duration::from_secs(10)).unwrap();

@@ -154,10 +154,7 @@ fn trace_cluster(
             "-o".into(),
             dir.path().join("session").display().to_string(),
         ];
-        for p in &pids {
-            args.push("--pid".into());
-            args.push(p.to_string());
-        }
+        args = with_pids(args, &pids);
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let out = tracer_run(&args);
         assert!(out.status.success());

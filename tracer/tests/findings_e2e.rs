@@ -40,10 +40,7 @@ fn run(fsync: Fsync, heartbeat_ms: u32, node_args: &[&str]) -> (Snapshot, Vec<Fi
         .map(|s| s.to_string())
         .collect();
     args.push(out.path().display().to_string());
-    for p in cluster.pids() {
-        args.push("--pid".into());
-        args.push(p.to_string());
-    }
+    let args = with_pids(args, &cluster.pids());
     std::thread::scope(|s| {
         // Light, steady load: one client thread, small values.
         let c = s.spawn(|| {

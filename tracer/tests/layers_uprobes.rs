@@ -43,10 +43,7 @@ fn traced_run(
     .unwrap();
     let mut args: Vec<String> = vec!["-o".into(), out.path().display().to_string()];
     args.extend(tracer_args.iter().map(|s| s.to_string()));
-    for p in cluster.pids() {
-        args.push("--pid".into());
-        args.push(p.to_string());
-    }
+    let args = with_pids(args, &cluster.pids());
     let mut tracer = start_tracer(&args);
     cluster.resume().unwrap();
     cluster.wait_for_leader(Duration::from_secs(10)).unwrap();
@@ -176,4 +173,57 @@ fn without_uprobes_layers_come_from_stack_membership() {
         "network by stack membership"
     );
     assert!(cons.samples > 0);
+}
+
+/// Nodes still running an executable that was replaced on disk (a new build installed while
+/// the cluster runs): each process's binary is its own `/proc/PID/exe (deleted)`, yet it is one
+/// file, probed once. Probing it once per process stacked the uprobes: every call trapped (and
+/// was counted) once per node.
+#[test]
+fn a_replaced_executable_shared_by_all_nodes_is_probed_once() {
+    require_root();
+    let name = tracer_test_support::unique_node_name();
+    let out = tempfile::tempdir().unwrap();
+    let cluster = Cluster::start(ClusterOpts {
+        nodes: 3,
+        node_name: Some(name.clone()),
+        ..ClusterOpts::default()
+    })
+    .unwrap();
+    let leader = cluster.wait_for_leader(Duration::from_secs(10)).unwrap();
+    std::fs::remove_file(&cluster.bins().node).unwrap();
+    let o = tracer_run(&[
+        "--comm",
+        &name,
+        "-d",
+        "3s",
+        "--no-sample",
+        "--probe-budget",
+        "0",
+        "-o",
+        out.path().to_str().unwrap(),
+    ]);
+    assert!(o.status.success());
+    let snap = load_snapshot(out.path());
+    let mut seen = std::collections::HashSet::new();
+    for f in &snap.functions {
+        assert!(
+            seen.insert((f.pid, f.function.clone())),
+            "{} probed more than once in pid {}",
+            f.function,
+            f.pid
+        );
+    }
+    let leader_pid = cluster.pids()[leader];
+    let hb: u64 = snap
+        .functions
+        .iter()
+        .filter(|f| f.pid == leader_pid && f.function.starts_with("Raft::doHeartBeat"))
+        .map(|f| f.entries)
+        .sum();
+    let per_s = hb as f64 / snap.duration_s;
+    assert!(
+        (10.0..=30.0).contains(&per_s),
+        "doHeartBeat {per_s:.1}/s (fixture: 20/s)"
+    );
 }

@@ -45,15 +45,14 @@ fn one_leader_and_a_role_change_when_it_dies() {
     .unwrap();
     let first = cluster.wait_for_leader(Duration::from_secs(10)).unwrap();
     let pids = cluster.pids();
-    let mut args = vec![
-        "--no-sample".to_string(),
-        "-o".into(),
-        out.path().display().to_string(),
-    ];
-    for p in &pids {
-        args.push("--pid".into());
-        args.push(p.to_string());
-    }
+    let args = with_pids(
+        vec![
+            "--no-sample".to_string(),
+            "-o".into(),
+            out.path().display().to_string(),
+        ],
+        &pids,
+    );
     let tracer = start_tracer(&args);
     cluster.run_client(&load(2, 2)).unwrap();
     let old_leader_pid = pids[first];
@@ -117,10 +116,7 @@ fn disk_views_follow_what_the_nodes_wrote() {
         "-o".into(),
         out.path().display().to_string(),
     ];
-    for p in cluster.pids() {
-        args.push("--pid".into());
-        args.push(p.to_string());
-    }
+    args = with_pids(args, &cluster.pids());
     std::thread::scope(|s| {
         let c = s.spawn(|| cluster.run_client(&load(2, 4)).unwrap());
         let st = Command::new(tracer_bin())
@@ -173,17 +169,16 @@ fn a_hot_role_function_is_unprobed_and_roles_rest_on_the_heartbeat() {
     let pids = cluster.pids();
     // The fixture's heartbeat is 50 ms (20 calls/s): a budget of 100/s keeps doHeartBeat
     // and removes sendAppendEntries once two client threads drive replication.
-    let mut args = vec![
-        "--no-sample".to_string(),
-        "--probe-budget".into(),
-        "100".into(),
-        "-o".into(),
-        out.path().display().to_string(),
-    ];
-    for p in &pids {
-        args.push("--pid".into());
-        args.push(p.to_string());
-    }
+    let args = with_pids(
+        vec![
+            "--no-sample".to_string(),
+            "--probe-budget".into(),
+            "100".into(),
+            "-o".into(),
+            out.path().display().to_string(),
+        ],
+        &pids,
+    );
     let tracer = start_tracer(&args);
     cluster.run_client(&load(2, 4)).unwrap();
     stop_tracer(tracer);

@@ -95,6 +95,15 @@ pub fn world_readable_tempdir() -> tempfile::TempDir {
     d
 }
 
+/// `--pid P` for each of `pids`, after `args`.
+pub fn with_pids(mut args: Vec<String>, pids: &[u32]) -> Vec<String> {
+    for p in pids {
+        args.push("--pid".into());
+        args.push(p.to_string());
+    }
+    args
+}
+
 /// Starts `tracer run <args>` and returns once it says it is tracing (from then on nothing the
 /// targets do is missed); its stderr keeps being forwarded to the test's output.
 pub fn start_tracer(args: &[String]) -> std::process::Child {

@@ -11,28 +11,11 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::thread::JoinHandle;
 use std::time::Duration;
-use tracer_test_support::{ClientMode, ClientOpts, Cluster, ClusterOpts, Fsync};
+use tracer_test_support::{cpu_seconds, ClientMode, ClientOpts, Cluster, ClusterOpts, Fsync};
 
 use super::median;
 use crate::cmd::workspace_root;
 use crate::demo::build_tracer;
-
-/// CPU seconds (user + system) a process has used, all its threads, living and exited, from
-/// /proc/PID/stat. A BPF program runs in the context of the thread whose syscall, context
-/// switch or probed call triggered it, so its time is in here too.
-fn process_cpu_s(pid: u32) -> f64 {
-    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-        return 0.0;
-    };
-    let Some(rest) = stat.rfind(')').map(|i| &stat[i + 2..]) else {
-        return 0.0;
-    };
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
-    // SAFETY: sysconf has no preconditions.
-    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
-    (ticks(11) + ticks(12)) as f64 / hz
-}
 
 /// CPU seconds of this process's waited-for children (the client, once it has exited).
 fn children_cpu_s() -> f64 {
@@ -352,7 +335,7 @@ pub(super) fn run(
     let measure = |mode: &Mode, notes: &mut Vec<String>, round: usize| -> Result<Sample> {
         let dir = tempfile::tempdir()?;
         let obs = start(mode, &tracer, &pids, dir.path())?;
-        let cpu0: f64 = pids.iter().map(|&p| process_cpu_s(p)).sum::<f64>() + children_cpu_s();
+        let cpu0: f64 = pids.iter().map(|&p| cpu_seconds(p)).sum::<f64>() + children_cpu_s();
         let report = cluster.run_client(&ClientOpts {
             threads: 4,
             ops_per_thread: None,
@@ -360,7 +343,7 @@ pub(super) fn run(
             mode: ClientMode::Put,
             value_bytes: 128,
         })?;
-        let cpu1: f64 = pids.iter().map(|&p| process_cpu_s(p)).sum::<f64>() + children_cpu_s();
+        let cpu1: f64 = pids.iter().map(|&p| cpu_seconds(p)).sum::<f64>() + children_cpu_s();
         let cpu_per_op = 1e6 * (cpu1 - cpu0) / report.ops.max(1) as f64;
         let output = obs.map(stop).transpose()?.unwrap_or_default();
         keep_output(mode, output, dir.path(), &out_root, spec.stem, notes)?;

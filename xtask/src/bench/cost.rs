@@ -18,6 +18,9 @@ const NOTHING: &[&str] = &[
     "--no-offcpu",
     "--no-sample",
 ];
+/// What the README suggests for leaving it running on a syscall-heavy node: flamegraphs,
+/// function latencies, roles, disk figures; no per-syscall or per-switch programs.
+const LIGHT: &[&str] = &["--no-syscalls", "--no-offcpu"];
 
 pub fn run(runs: &super::ClusterRuns) -> Result<()> {
     cluster::run(runs, |_, _| {
@@ -31,6 +34,7 @@ pub fn run(runs: &super::ClusterRuns) -> Result<()> {
                 Mode::Tracer(OFFCPU_ONLY),
                 Mode::Tracer(SAMPLING_ONLY),
                 Mode::Tracer(UPROBES_ONLY),
+                Mode::Tracer(LIGHT),
                 Mode::Tracer(&["--no-uprobes"]),
                 Mode::Tracer(&[]),
             ],
