@@ -58,9 +58,12 @@ pub enum WalkEnd {
     Truncated,
 }
 
-/// Entries of each address cache beyond which it is emptied before the next lookups: in a
-/// run of hours, sampled leaf addresses keep being new, and memory must stay bounded.
-const CACHE_CAP: usize = 100_000;
+/// Entries of the address caches beyond which they are emptied (with the names) before the
+/// next lookups. Sampled leaf addresses keep being new for hours (a 1-hour soak grew the
+/// kernel cache by ~100 addresses per window), and these caches only save blazesym lookups
+/// that stay cheap without them: it keeps kallsyms and each ELF file's symbols itself. At
+/// this size they hold a few hundred KiB.
+const CACHE_CAP: usize = 16_384;
 
 pub struct StackSymbolizer {
     symbolizer: Symbolizer,
@@ -223,8 +226,7 @@ impl StackSymbolizer {
             return;
         }
         if self.user_cache.len() + missing.len() > CACHE_CAP {
-            self.user_cache.clear();
-            self.names.clear();
+            self.clear_caches();
         }
         // Resolve through the files, by file offset, from the maps remembered while the
         // process lived: that keeps working after it exits (and is reaped).
@@ -264,6 +266,13 @@ impl StackSymbolizer {
         }
     }
 
+    /// Empties both address caches and the names they share, returning their memory.
+    fn clear_caches(&mut self) {
+        self.user_cache = HashMap::new();
+        self.kernel_cache = HashMap::new();
+        self.names = HashSet::new();
+    }
+
     fn intern(&mut self, name: String) -> Rc<str> {
         if let Some(n) = self.names.get(name.as_str()) {
             return n.clone();
@@ -284,7 +293,7 @@ impl StackSymbolizer {
             return;
         }
         if self.kernel_cache.len() + missing.len() > CACHE_CAP {
-            self.kernel_cache.clear();
+            self.clear_caches();
         }
         let src = source::Kernel {
             vmlinux: MaybeDefault::None,
