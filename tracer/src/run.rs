@@ -387,6 +387,17 @@ pub fn run(opts: &RunOptions) -> Result<RunOutcome> {
     // over the windows.
     let block_latency = kernel.block_latency.clone();
     let (profile, offcpu) = windows.totals(opts.sample_freq.is_some());
+    let folded = windows.profile.folded_samples();
+    if let Some(p) = profile.as_ref().filter(|_| folded > 0) {
+        notes.push(format!(
+            "{folded} of {} CPU samples lost stack detail to keep memory bounded over the run: \
+             past {} distinct stacks the rarest had their kernel frames (or whole stack) folded \
+             into one frame; their counts per process, thread and layer are exact, and every \
+             window file keeps its stacks in full",
+            p.samples,
+            crate::windows::MAX_ACCUMULATED_STACKS
+        ));
+    }
     let mut snapshot: Snapshot = assemble::build_snapshot(
         kernel,
         &plan,
@@ -562,7 +573,7 @@ impl Windows {
     }
 }
 
-/// Removes the probes of functions called more often than the budget allows, once a second.
+/// Removes the probes of functions called more often than the budget allows, every 250 ms.
 struct BudgetWatch {
     last: Instant,
     entries: std::collections::HashMap<u32, u64>,
