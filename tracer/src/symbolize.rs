@@ -62,8 +62,8 @@ pub enum WalkEnd {
 /// next lookups. Sampled leaf addresses keep being new for hours (a 1-hour soak grew the
 /// kernel cache by ~100 addresses per window), and these caches only save blazesym lookups
 /// that stay cheap without them: it keeps kallsyms and each ELF file's symbols itself. At
-/// this size they hold ~200 KiB each.
-const CACHE_CAP: usize = 4096;
+/// this size they hold ~100 KiB each.
+const CACHE_CAP: usize = 2048;
 
 pub struct StackSymbolizer {
     symbolizer: Symbolizer,
