@@ -206,8 +206,8 @@ impl Cluster {
         self.common_args(&mut cmd);
         cmd.stdin(Stdio::null())
             .stdout(log.try_clone()?)
-            .stderr(log)
-            .spawn()
+            .stderr(log);
+        crate::spawn_retrying(&mut cmd)
             .with_context(|| format!("spawning {}", self.bins.node.display()))
     }
 
@@ -220,9 +220,8 @@ impl Cluster {
         self.common_args(&mut cmd);
         cmd.stdin(Stdio::null())
             .stdout(log.try_clone()?)
-            .stderr(log)
-            .spawn()
-            .context("spawning launcher")
+            .stderr(log);
+        crate::spawn_retrying(&mut cmd).context("spawning launcher")
     }
 
     /// Pid of node `i`. In launcher mode, the forked child's pid (read from

@@ -17,5 +17,5 @@ pub use cluster::{unique_node_name, Cluster, ClusterOpts, Fsync};
 pub use fixture::{fixture_bins, fixture_dir, workspace_root, FixtureBins, Variant};
 pub use ground_truth::{GroundTruth, NetIo, PersisterIo, RoleChange, RpcCounts, TRACED_METHODS};
 pub use ports::free_ports;
-pub use proc_util::{children_of, cpu_seconds, send_signal, thread_names};
+pub use proc_util::{children_of, cpu_seconds, send_signal, spawn_retrying, thread_names};
 pub use status::{NodeStatus, Role};

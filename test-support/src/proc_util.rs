@@ -2,8 +2,25 @@
 
 use anyhow::{bail, Result};
 use std::fs;
-use std::process::Child;
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
+
+/// `cmd.spawn()`, retried for up to 2 s while exec fails with ETXTBSY. Tests run on parallel
+/// threads of one process: when one thread has just copied an executable (its write fd still
+/// open) and another thread forks, the fork's child holds that write fd until it execs, and
+/// exec of the copy fails with "Text file busy" for that moment. Go's os/exec retries the same
+/// way.
+pub fn spawn_retrying(cmd: &mut Command) -> std::io::Result<Child> {
+    let deadline = Instant::now() + Duration::from_secs(2);
+    loop {
+        match cmd.spawn() {
+            Err(e) if e.raw_os_error() == Some(libc::ETXTBSY) && Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            r => return r,
+        }
+    }
+}
 
 /// Sends `sig` to one process by pid.
 pub fn send_signal(pid: u32, sig: i32) -> Result<()> {

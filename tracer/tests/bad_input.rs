@@ -77,7 +77,11 @@ fn not_root_is_an_error_that_says_sudo() {
     let mut cmd = Command::new(&bin);
     cmd.args(["run", "--pid", "1", "-d", "1s", "-o", "/tmp/never-written"]);
     cmd.uid(65534).gid(65534);
-    let out = cmd.output().unwrap();
+    cmd.stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    // Just copied: another test thread's fork may hold its write fd for a moment.
+    let child = tracer_test_support::spawn_retrying(&mut cmd).unwrap();
+    let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     let err = stderr_of(&out);
     assert!(err.contains("needs root") && err.contains("sudo"), "{err}");
