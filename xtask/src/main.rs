@@ -59,6 +59,11 @@ enum Command {
         /// Alternating rounds of every mode in the cluster benchmarks (medians are reported).
         #[arg(long, default_value_t = 3)]
         rounds: usize,
+        /// Seconds of client load after an observer is ready and before measuring, in every
+        /// mode: what a cluster left under tracer sees is the steady state, after the probe
+        /// budget has unprobed hot functions (0 measures from attach on).
+        #[arg(long, default_value_t = 2)]
+        warmup: u64,
         /// Only the modes whose name contains this (and the untraced baseline).
         #[arg(long)]
         only: Option<String>,
@@ -150,10 +155,17 @@ fn main() -> Result<()> {
             iters,
             seconds,
             rounds,
+            warmup,
             only,
         } => {
             setup::run()?;
-            bench::run(suite, iters, seconds, rounds.max(1), only)
+            let runs = bench::ClusterRuns {
+                seconds,
+                rounds: rounds.max(1),
+                warmup,
+                only,
+            };
+            bench::run(suite, iters, &runs)
         }
         Command::Soak {
             duration,

@@ -332,17 +332,24 @@ pub(super) fn run(
     // mode's ratios are the medians of its per-pair ratios. This machine drifts between a fast
     // and a slow state for minutes at a time (host contention: ~10.5k vs ~9k ops/s untraced),
     // which alternating rounds alone did not cancel out.
+    let load = ClientOpts {
+        threads: 4,
+        ops_per_thread: None,
+        duration: Some(Duration::from_secs(seconds)),
+        mode: ClientMode::Put,
+        value_bytes: 128,
+    };
     let measure = |mode: &Mode, notes: &mut Vec<String>, round: usize| -> Result<Sample> {
         let dir = tempfile::tempdir()?;
         let obs = start(mode, &tracer, &pids, dir.path())?;
+        if runs.warmup > 0 {
+            cluster.run_client(&ClientOpts {
+                duration: Some(Duration::from_secs(runs.warmup)),
+                ..load.clone()
+            })?;
+        }
         let cpu0: f64 = pids.iter().map(|&p| cpu_seconds(p)).sum::<f64>() + children_cpu_s();
-        let report = cluster.run_client(&ClientOpts {
-            threads: 4,
-            ops_per_thread: None,
-            duration: Some(Duration::from_secs(seconds)),
-            mode: ClientMode::Put,
-            value_bytes: 128,
-        })?;
+        let report = cluster.run_client(&load)?;
         let cpu1: f64 = pids.iter().map(|&p| cpu_seconds(p)).sum::<f64>() + children_cpu_s();
         let cpu_per_op = 1e6 * (cpu1 - cpu0) / report.ops.max(1) as f64;
         let output = obs.map(stop).transpose()?.unwrap_or_default();
@@ -371,7 +378,7 @@ pub(super) fn run(
         }
     }
     cluster.stop()?;
-    write_table(&spec, seconds, rounds, &results, &out_root)
+    write_table(&spec, runs, &results, &out_root)
 }
 
 /// tracer's report lines go to the notes; strace's and bpftrace's output of the last round is
@@ -414,16 +421,16 @@ fn ratio(r: f64) -> String {
 
 fn write_table(
     spec: &Spec,
-    seconds: u64,
-    rounds: usize,
+    runs: &super::ClusterRuns,
     results: &[Measured],
     out_root: &Path,
 ) -> Result<()> {
+    let (seconds, rounds, warmup) = (runs.seconds, runs.rounds, runs.warmup);
     let mut md = String::new();
     let _ = writeln!(
         md,
-        "{}: 3-node fixture cluster, 4 client threads x {seconds} s of PUTs per mode, \
-         {rounds} rounds; every observed run is paired with an untraced run just before it, \
+        "{}: 3-node fixture cluster, 4 client threads x {seconds} s of PUTs per mode (measured \
+         after {warmup} s of load once the observer is ready), {rounds} rounds; every observed run is paired with an untraced run just before it, \
          and ratios are medians of the per-pair ratios (the untraced row: all its runs). CPU/op: user+system time of the nodes and the \
          client per operation (BPF programs run in the traced threads, so their time is in it; \
          the observer's own process is not) — steadier than throughput on a shared machine.\n",
@@ -484,6 +491,7 @@ fn write_table(
         serde_json::to_string_pretty(&serde_json::json!({
             "title": spec.title,
             "seconds_per_mode": seconds,
+            "warmup_seconds": warmup,
             "rounds": rounds,
             "results": json,
         }))?,

@@ -34,21 +34,12 @@ pub enum Suite {
 pub struct ClusterRuns {
     pub seconds: u64,
     pub rounds: usize,
+    /// Seconds of unmeasured load after the observer is ready.
+    pub warmup: u64,
     pub only: Option<String>,
 }
 
-pub fn run(
-    suite: Suite,
-    iters: u64,
-    seconds: u64,
-    rounds: usize,
-    only: Option<String>,
-) -> Result<()> {
-    let runs = ClusterRuns {
-        seconds,
-        rounds,
-        only,
-    };
+pub fn run(suite: Suite, iters: u64, runs: &ClusterRuns) -> Result<()> {
     if matches!(suite, Suite::Syscalls | Suite::All) {
         syscalls::run(iters)?;
     }
@@ -56,13 +47,13 @@ pub fn run(
         uprobes::run(100_000)?;
     }
     if matches!(suite, Suite::Sampling | Suite::All) {
-        sampling::run(&runs)?;
+        sampling::run(runs)?;
     }
     if matches!(suite, Suite::Overhead | Suite::All) {
-        overhead::run(&runs)?;
+        overhead::run(runs)?;
     }
     if matches!(suite, Suite::Cost | Suite::All) {
-        cost::run(&runs)?;
+        cost::run(runs)?;
     }
     Ok(())
 }
