@@ -235,7 +235,18 @@ fn metrics_endpoint_serves_the_window_totals() {
         .unwrap()
         .flatten()
         .any(|e| e.path().to_string_lossy().ends_with(".pb.gz")));
-    assert!(out.path().join("cpu_profile/profile.pb.gz").exists());
+    // Go's pprof loads the run's profile and counts every sample that kept its stack.
+    let snap = load_snapshot(out.path());
+    let prof = snap.profile.as_ref().expect("a CPU profile");
+    let with_stack: u64 = prof.stacks.iter().map(|s| s.count).sum();
+    let (text, traces) =
+        common::go_pprof::go_pprof_traces(&out.path().join("cpu_profile/profile.pb.gz"));
+    assert!(with_stack > 0);
+    assert_eq!(
+        traces.iter().map(|t| t.value).sum::<u64>(),
+        with_stack,
+        "{text}"
+    );
     drop(cluster);
 }
 

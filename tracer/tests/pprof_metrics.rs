@@ -1,6 +1,7 @@
 //! pprof export, Prometheus exposition and the metrics endpoint, on canned snapshots (no root,
 //! no BPF). Each output is read back by an independent reader written here: a minimal protobuf
-//! decoder for pprof and a strict parser of the text exposition format.
+//! decoder for pprof and a strict parser of the text exposition format; pprof files are also
+//! loaded by Go's own `go tool pprof`.
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::{Read, Write};
@@ -12,6 +13,9 @@ use tracer::metrics_server::MetricsServer;
 use tracer::model::{FdKind, FunctionRecord, HistScale, Snapshot, Stats};
 use tracer::output::metrics::{render, SelfOverhead};
 use tracer::output::pprof;
+
+mod common;
+use common::go_pprof::{go_pprof_traces, GoTrace};
 
 // ---------------------------------------------------------------- pprof
 
@@ -275,6 +279,54 @@ fn pprof_round_trip_of_three_stacks() {
         d.strings.iter().any(|c| c.contains("3 of 75 samples lost")),
         "lost stacks are said in a comment"
     );
+}
+
+/// The real consumer: Go's pprof (the one Grafana Pyroscope's tooling shares the format with)
+/// loads the file and reads back every stack, count and label.
+#[test]
+fn go_tool_pprof_reads_back_every_stack_count_and_label() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(pprof::FILE_NAME);
+    pprof::write(&three_stacks(), &path).unwrap();
+    let (text, traces) = go_pprof_traces(&path);
+    let labels = |pid: &str, thread: &str, layer: Option<&str>| {
+        let mut m = BTreeMap::from([
+            ("pid".to_string(), pid.to_string()),
+            ("node".to_string(), format!("raftkv-node_{pid}")),
+            ("thread".to_string(), thread.to_string()),
+        ]);
+        if let Some(l) = layer {
+            m.insert("layer".into(), l.into());
+        }
+        m
+    };
+    // pprof shows C++ names without their parameter lists (`Raft::applier()` as
+    // `Raft::applier`); the file holds them whole (see the round-trip test).
+    let frames = |f: &[&str]| {
+        f.iter()
+            .map(|s| s.trim_end_matches("()").to_string())
+            .collect::<Vec<_>>()
+    };
+    let mut want = vec![
+        GoTrace {
+            labels: labels("100", "applier", None),
+            value: 40,
+            frames: frames(&["Persister::save()", "Raft::applier()", "start_thread"]),
+        },
+        GoTrace {
+            labels: labels("100", "hb-send", Some("network")),
+            value: 25,
+            frames: frames(&["tcp_sendmsg", "send", "Raft::doHeartBeat()", "start_thread"]),
+        },
+        GoTrace {
+            labels: labels("200", "applier", None),
+            value: 7,
+            frames: frames(&["Raft::applier()", "start_thread"]),
+        },
+    ];
+    want.sort();
+    assert_eq!(traces, want, "{text}");
+    assert!(text.contains("Duration: 15s"), "{text}");
 }
 
 #[test]

@@ -8,7 +8,8 @@ use std::process::Command;
 use crate::cmd::{self, workspace_root};
 
 /// Debian packages: LLVM 22 for bpf-linker, and the tools the tests and benchmarks compare
-/// against (strace, bpftrace, perf, iostat) or build with (g++).
+/// against (strace, bpftrace, perf, iostat) or build with (g++), and the consumers the tests
+/// load tracer's outputs in (chromium for index.html, Go's `go tool pprof` for profile.pb.gz).
 const APT_PACKAGES: &[&str] = &[
     "llvm-22-dev",
     "libpolly-22-dev",
@@ -18,6 +19,7 @@ const APT_PACKAGES: &[&str] = &[
     "sysstat",
     "g++",
     "chromium",
+    "golang-go",
 ];
 
 pub fn run() -> Result<()> {

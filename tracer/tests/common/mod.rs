@@ -2,6 +2,8 @@
 //! its session folder, and running `strace -c` on the same workload for ground truth.
 #![allow(dead_code)]
 
+pub mod go_pprof;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
