@@ -327,6 +327,7 @@ fn go_tool_pprof_reads_back_every_stack_count_and_label() {
     want.sort();
     assert_eq!(traces, want, "{text}");
     assert!(text.contains("Duration: 15s"), "{text}");
+    assert!(text.starts_with("File: raftkv-node\n"), "{text}");
 }
 
 #[test]

@@ -8,6 +8,8 @@
 //! Mapping from the model:
 //! - sample types `samples/count` and `cpu/nanoseconds` (count × the sampling period), period
 //!   type `cpu/nanoseconds` with `period = 1e9 / freq_hz`, like a Go CPU profile;
+//! - a first Mapping naming the traced program (`go tool pprof` shows it as the profile's
+//!   "File"), then `[kernel.kallsyms]`;
 //! - one Location (with one Line and one Function) per distinct frame name; kernel frames lose
 //!   their `_[k]` suffix and point at a `[kernel.kallsyms]` mapping (and carry that as their
 //!   Function's file name) so they stay recognisable without the suffix;
@@ -117,7 +119,16 @@ pub fn encode_uncompressed(snapshot: &Snapshot) -> Result<Vec<u8>> {
         put_bytes(&mut out, 2, &msg);
     }
 
-    // mapping = 3: kernel frames only (user frames are already symbolised and need none).
+    // mapping = 3. The first mapping is what `go tool pprof` shows as the profile's "File":
+    // the traced program (the first node's executable), with no locations of its own as user
+    // frames are already symbolised. Then the kernel's, for kernel frames.
+    if let Some(main) = main_binary(snapshot) {
+        let mut m = Vec::new();
+        put_varint_field(&mut m, 1, MAIN_MAPPING_ID);
+        put_varint_field(&mut m, 5, strings.id(&main) as u64);
+        put_varint_field(&mut m, 7, 1); // has_functions
+        put_bytes(&mut out, 3, &m);
+    }
     if frames.any_kernel {
         let mut m = Vec::new();
         put_varint_field(&mut m, 1, KERNEL_MAPPING_ID);
@@ -184,7 +195,20 @@ pub fn encode_uncompressed(snapshot: &Snapshot) -> Result<Vec<u8>> {
     Ok(out)
 }
 
-const KERNEL_MAPPING_ID: u64 = 1;
+const MAIN_MAPPING_ID: u64 = 1;
+const KERNEL_MAPPING_ID: u64 = 2;
+
+/// The traced program's path as its first process was started (`argv[0]`, else its comm).
+fn main_binary(snapshot: &Snapshot) -> Option<String> {
+    let p = snapshot.processes.first()?;
+    Some(
+        p.cmdline
+            .first()
+            .filter(|a| !a.is_empty())
+            .cloned()
+            .unwrap_or_else(|| p.comm.clone()),
+    )
+}
 
 /// The string table: index 0 is "" as the format requires.
 struct Strings {
