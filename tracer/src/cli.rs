@@ -114,25 +114,11 @@ fn target_binaries(target: &TargetSpec) -> anyhow::Result<Vec<PathBuf>> {
         }
         other => crate::target::resolve_existing(other)?,
     };
-    // One executable is probed once however many processes run it. Compared by file identity,
-    // not path: processes still running a replaced (deleted) executable are each named by
-    // their own /proc/PID/exe, and probing the same file once per path would stack uprobes.
-    let mut bins: Vec<PathBuf> = Vec::new();
-    let mut seen = std::collections::HashSet::new();
-    for pid in pids {
-        if let Ok(b) = crate::resolve::binary_of_pid(pid) {
-            let id = std::fs::metadata(&b)
-                .map(|m| {
-                    use std::os::unix::fs::MetadataExt;
-                    (m.dev(), m.ino())
-                })
-                .ok();
-            if id.map_or(!bins.contains(&b), |id| seen.insert(id)) {
-                bins.push(b);
-            }
-        }
-    }
-    Ok(bins)
+    // One executable is probed once however many processes run it (same file, any path).
+    Ok(crate::resolve::binaries_of_pids(&pids)
+        .into_iter()
+        .map(|(bin, _)| bin)
+        .collect())
 }
 
 fn parse_duration(s: &str) -> Result<std::time::Duration, String> {

@@ -118,11 +118,13 @@ pub fn probes_report(args: &ProbesArgs) -> Result<ProbesReport> {
         }
         None => args.pids.clone(),
     };
-    for pid in pids {
-        binaries
-            .entry(resolve::binary_of_pid(pid)?)
-            .or_default()
-            .push(pid);
+    // A pid whose executable cannot be read is an error here (the user named it).
+    for &pid in &pids {
+        resolve::binary_of_pid(pid)?;
+    }
+    // One entry per file: nodes running a replaced executable share it.
+    for (binary, pids) in resolve::binaries_of_pids(&pids) {
+        binaries.entry(binary).or_default().extend(pids);
     }
     if binaries.is_empty() {
         bail!("give --pid PID, --comm NAME or --binary PATH");

@@ -317,6 +317,30 @@ fn distance(pattern: &str, name: &str, bound: usize) -> usize {
     best
 }
 
+/// The executables of `pids`, one entry per file with the processes running it, in first-seen
+/// order. Files are compared by identity (device, inode), not path: processes still running a
+/// replaced (deleted) executable are each named by their own `/proc/PID/exe`, and probing the
+/// one file once per path would stack uprobes. Pids whose executable cannot be read are left
+/// out (`binary_of_pid` says why when asked directly).
+pub fn binaries_of_pids(pids: &[u32]) -> Vec<(PathBuf, Vec<u32>)> {
+    use std::os::unix::fs::MetadataExt;
+    let mut out: Vec<(PathBuf, Option<(u64, u64)>, Vec<u32>)> = Vec::new();
+    for &pid in pids {
+        let Ok(bin) = binary_of_pid(pid) else {
+            continue;
+        };
+        let id = std::fs::metadata(&bin).ok().map(|m| (m.dev(), m.ino()));
+        match out
+            .iter_mut()
+            .find(|(b, i, _)| if id.is_some() { *i == id } else { *b == bin })
+        {
+            Some((_, _, ps)) => ps.push(pid),
+            None => out.push((bin, id, vec![pid])),
+        }
+    }
+    out.into_iter().map(|(b, _, ps)| (b, ps)).collect()
+}
+
 /// The executable of a running process, for resolving its symbols and attaching uprobes.
 ///
 /// When the file was replaced or deleted since the process started (a rebuild during a run),

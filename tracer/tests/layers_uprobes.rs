@@ -204,6 +204,25 @@ fn a_replaced_executable_shared_by_all_nodes_is_probed_once() {
         out.path().to_str().unwrap(),
     ]);
     assert!(o.status.success());
+    // `tracer probes` lists the one file once, with all three nodes.
+    let p = std::process::Command::new(tracer_bin())
+        .args(["probes", "--comm", &name, "--json"])
+        .output()
+        .unwrap();
+    assert!(p.status.success(), "{}", String::from_utf8_lossy(&p.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&p.stdout).unwrap();
+    let targets = report["targets"].as_array().unwrap();
+    assert_eq!(targets.len(), 1, "{report}");
+    let mut pids: Vec<u64> = targets[0]["pids"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_u64().unwrap())
+        .collect();
+    pids.sort();
+    let mut want: Vec<u64> = cluster.pids().iter().map(|&p| p as u64).collect();
+    want.sort();
+    assert_eq!(pids, want);
     let snap = load_snapshot(out.path());
     let mut seen = std::collections::HashSet::new();
     for f in &snap.functions {
