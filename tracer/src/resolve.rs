@@ -324,7 +324,9 @@ fn distance(pattern: &str, name: &str, bound: usize) -> usize {
 /// out (`binary_of_pid` says why when asked directly).
 pub fn binaries_of_pids(pids: &[u32]) -> Vec<(PathBuf, Vec<u32>)> {
     use std::os::unix::fs::MetadataExt;
-    let mut out: Vec<(PathBuf, Option<(u64, u64)>, Vec<u32>)> = Vec::new();
+    /// (device, inode) of a file.
+    type FileId = Option<(u64, u64)>;
+    let mut out: Vec<(PathBuf, FileId, Vec<u32>)> = Vec::new();
     for &pid in pids {
         let Ok(bin) = binary_of_pid(pid) else {
             continue;
