@@ -33,6 +33,9 @@ pub struct ClientOpts {
     /// Pad PUT values to this many bytes; >= 1024 makes followers persist
     /// with writev (libstdc++ bypasses its buffer for large writes).
     pub value_bytes: usize,
+    /// Operations per second per thread, paced (latency counted from each op's scheduled
+    /// time); `None`: closed loop, as fast as the cluster answers.
+    pub rate_per_thread: Option<u32>,
 }
 
 impl Default for ClientOpts {
@@ -43,6 +46,7 @@ impl Default for ClientOpts {
             duration: None,
             mode: ClientMode::Put,
             value_bytes: 0,
+            rate_per_thread: None,
         }
     }
 }
@@ -79,6 +83,9 @@ pub(crate) fn spawn(client: &Path, config: &Path, opts: &ClientOpts) -> Result<R
         .args(["--threads", &opts.threads.to_string()])
         .args(["--mode", opts.mode.as_arg()])
         .args(["--value-bytes", &opts.value_bytes.to_string()]);
+    if let Some(r) = opts.rate_per_thread {
+        cmd.args(["--rate", &r.to_string()]);
+    }
     match (opts.ops_per_thread, opts.duration) {
         (Some(n), None) => cmd.args(["--ops", &n.to_string()]),
         (None, Some(d)) => cmd.args(["--duration-s", &d.as_secs_f64().to_string()]),

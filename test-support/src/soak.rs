@@ -207,6 +207,7 @@ pub fn run(opts: &SoakOpts) -> Result<SoakReport> {
         duration: Some(opts.duration),
         mode: ClientMode::Put,
         value_bytes: 128,
+        rate_per_thread: None,
     })?;
     let start = Instant::now();
     let windows_dir = opts.out_dir.join("windows");

@@ -36,6 +36,7 @@ fn persister_io_matches_strace(fsync: Fsync, value_bytes: usize) {
     let opts = ClientOpts {
         ops_per_thread: Some(150),
         value_bytes,
+        rate_per_thread: None,
         ..Default::default()
     };
     assert_eq!(c.run_client(&opts).unwrap().ops, 300);

@@ -48,6 +48,7 @@ fn check_cluster(fsync: Fsync, value_bytes: usize) {
             duration: None,
             mode: ClientMode::Put,
             value_bytes,
+            rate_per_thread: None,
         })
         .unwrap();
     assert!(report.ops > 0, "client made progress: {report:?}");

@@ -66,6 +66,7 @@ fn windows_add_up_to_the_totals_and_sigterm_writes_the_report() {
             duration: Some(Duration::from_secs(4)),
             mode: ClientMode::Put,
             value_bytes: 64,
+            rate_per_thread: None,
         })
         .unwrap();
     // Let at least three windows close (window closing competes with the load for CPU).
@@ -181,6 +182,7 @@ fn metrics_endpoint_serves_the_window_totals() {
             duration: Some(Duration::from_secs(3)),
             mode: ClientMode::Put,
             value_bytes: 64,
+            rate_per_thread: None,
         })
         .unwrap();
     // The endpoint is filled when the first window closes; the BPF programs' cost once the
@@ -291,6 +293,7 @@ fn a_restarted_node_is_traced_again() {
         duration: Some(Duration::from_secs(2)),
         mode: ClientMode::Put,
         value_bytes: 64,
+        rate_per_thread: None,
     };
     cluster.run_client(&load).unwrap();
     cluster.kill_node(victim).unwrap();

@@ -94,6 +94,7 @@ fn client_opts(secs: u64) -> ClientOpts {
         duration: Some(Duration::from_secs(secs)),
         mode: ClientMode::Put,
         value_bytes: 0,
+        rate_per_thread: None,
     }
 }
 

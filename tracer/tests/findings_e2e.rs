@@ -51,6 +51,7 @@ fn run(fsync: Fsync, heartbeat_ms: u32, node_args: &[&str]) -> (Snapshot, Vec<Fi
                     duration: Some(Duration::from_secs(5)),
                     mode: ClientMode::Put,
                     value_bytes: 16,
+                    rate_per_thread: None,
                 })
                 .unwrap()
         });

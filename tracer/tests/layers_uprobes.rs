@@ -54,6 +54,7 @@ fn traced_run(
             duration: None,
             mode: ClientMode::Put,
             value_bytes: 0,
+            rate_per_thread: None,
         })
         .unwrap();
     assert!(report.ops > 0);

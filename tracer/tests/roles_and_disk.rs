@@ -30,6 +30,7 @@ fn load(threads: u32, secs: u64) -> ClientOpts {
         duration: Some(Duration::from_secs(secs)),
         mode: ClientMode::Put,
         value_bytes: 256,
+        rate_per_thread: None,
     }
 }
 

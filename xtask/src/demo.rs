@@ -48,6 +48,7 @@ pub fn run(duration: &str) -> Result<()> {
                 duration: Some(Duration::from_secs_f64(secs + 2.0)),
                 mode: ClientMode::Mixed,
                 value_bytes: 256,
+                rate_per_thread: None,
             })
         });
         // Let the client connect before tracing starts.

@@ -64,6 +64,11 @@ enum Command {
         /// budget has unprobed hot functions (0 measures from attach on).
         #[arg(long, default_value_t = 2)]
         warmup: u64,
+        /// Pace the client at this many operations per second in total (4 threads) instead
+        /// of a closed loop: a partly loaded cluster, as in production. Results go to
+        /// `<suite>_rate<N>.{md,json}`.
+        #[arg(long)]
+        rate: Option<u32>,
         /// Only the modes whose name contains this (and the untraced baseline).
         #[arg(long)]
         only: Option<String>,
@@ -156,6 +161,7 @@ fn main() -> Result<()> {
             seconds,
             rounds,
             warmup,
+            rate,
             only,
         } => {
             setup::run()?;
@@ -163,6 +169,7 @@ fn main() -> Result<()> {
                 seconds,
                 rounds: rounds.max(1),
                 warmup,
+                rate,
                 only,
             };
             bench::run(suite, iters, &runs)

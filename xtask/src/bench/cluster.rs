@@ -338,6 +338,7 @@ pub(super) fn run(
         duration: Some(Duration::from_secs(seconds)),
         mode: ClientMode::Put,
         value_bytes: 128,
+        rate_per_thread: runs.rate.map(|r| r.div_ceil(4).max(1)),
     };
     let measure = |mode: &Mode, notes: &mut Vec<String>, round: usize| -> Result<Sample> {
         let dir = tempfile::tempdir()?;
@@ -353,7 +354,14 @@ pub(super) fn run(
         let cpu1: f64 = pids.iter().map(|&p| cpu_seconds(p)).sum::<f64>() + children_cpu_s();
         let cpu_per_op = 1e6 * (cpu1 - cpu0) / report.ops.max(1) as f64;
         let output = obs.map(stop).transpose()?.unwrap_or_default();
-        keep_output(mode, output, dir.path(), &out_root, spec.stem, notes)?;
+        keep_output(
+            mode,
+            output,
+            dir.path(),
+            &out_root,
+            &runs.stem(spec.stem),
+            notes,
+        )?;
         println!(
             "bench: round {} {:<46} {:>8.0} ops/s p99 {} us, {cpu_per_op:.1} CPU-us/op",
             round + 1,
@@ -426,11 +434,19 @@ fn write_table(
     out_root: &Path,
 ) -> Result<()> {
     let (seconds, rounds, warmup) = (runs.seconds, runs.rounds, runs.warmup);
+    let load = match runs.rate {
+        Some(r) => format!(
+            "paced at {r} ops/s in total (latency from each op's scheduled time; the \
+             throughput ratio then only says whether the cluster kept up, CPU/op and p99 \
+             are the cost)"
+        ),
+        None => "closed loop (the cluster saturated)".to_string(),
+    };
     let mut md = String::new();
     let _ = writeln!(
         md,
-        "{}: 3-node fixture cluster, 4 client threads x {seconds} s of PUTs per mode (measured \
-         after {warmup} s of load once the observer is ready), {rounds} rounds; every observed run is paired with an untraced run just before it, \
+        "{}: 3-node fixture cluster, 4 client threads x {seconds} s of PUTs per mode, {load} \
+         (measured after {warmup} s of load once the observer is ready), {rounds} rounds; every observed run is paired with an untraced run just before it, \
          and ratios are medians of the per-pair ratios (the untraced row: all its runs). CPU/op: user+system time of the nodes and the \
          client per operation (BPF programs run in the traced threads, so their time is in it; \
          the observer's own process is not) — steadier than throughput on a shared machine.\n",
@@ -485,13 +501,15 @@ fn write_table(
         }
     }
     println!("\n{md}");
-    std::fs::write(out_root.join(format!("{}.md", spec.stem)), &md)?;
+    let stem = runs.stem(spec.stem);
+    std::fs::write(out_root.join(format!("{stem}.md")), &md)?;
     std::fs::write(
-        out_root.join(format!("{}.json", spec.stem)),
+        out_root.join(format!("{stem}.json")),
         serde_json::to_string_pretty(&serde_json::json!({
             "title": spec.title,
             "seconds_per_mode": seconds,
             "warmup_seconds": warmup,
+            "rate_ops_per_s": runs.rate,
             "rounds": rounds,
             "results": json,
         }))?,

@@ -36,6 +36,9 @@ pub struct ClusterRuns {
     pub rounds: usize,
     /// Seconds of unmeasured load after the observer is ready.
     pub warmup: u64,
+    /// Paced load: total operations per second over the 4 client threads; `None`: closed
+    /// loop (the saturated cluster).
+    pub rate: Option<u32>,
     pub only: Option<String>,
 }
 
@@ -56,6 +59,16 @@ pub fn run(suite: Suite, iters: u64, runs: &ClusterRuns) -> Result<()> {
         cost::run(runs)?;
     }
     Ok(())
+}
+
+impl ClusterRuns {
+    /// File stem of a suite's results: `overhead`, or `overhead_rate3000` when paced.
+    pub fn stem(&self, suite: &str) -> String {
+        match self.rate {
+            Some(r) => format!("{suite}_rate{r}"),
+            None => suite.to_string(),
+        }
+    }
 }
 
 /// Median of a non-empty sample.
