@@ -220,3 +220,30 @@ fn nofp_build_works_and_knobs_are_honoured() {
         assert!(g.calls("Raft::burnCpu") >= 200, "{:?}", g.calls);
     }
 }
+
+/// `--rate` paces the client: the ops it completes are what the schedule allows (not what
+/// the cluster could do), with the leader applying exactly those PUTs.
+#[test]
+fn paced_client_sends_at_its_rate() {
+    let c = Cluster::start(ClusterOpts {
+        fsync: Fsync::Batch,
+        ..Default::default()
+    })
+    .unwrap();
+    let leader = c.wait_for_leader(LEADER_TIMEOUT).unwrap();
+    let report = c
+        .run_client(&ClientOpts {
+            threads: 2,
+            ops_per_thread: None,
+            duration: Some(std::time::Duration::from_secs(3)),
+            rate_per_thread: Some(200),
+            ..ClientOpts::default()
+        })
+        .unwrap();
+    // 2 threads x 200/s x 3 s, op i of a thread due at start + i/200 s: 600 per thread.
+    assert_eq!(report.ops, 1200, "{report:?}");
+    assert_eq!(report.errors, 0);
+    let gts = c.stop().unwrap();
+    let saves = gts[leader].calls("Persister::saveRaftState");
+    assert!(saves >= 1200, "{saves} saves for 1200 PUTs");
+}
