@@ -27,6 +27,7 @@ pub fn run(runs: &super::ClusterRuns) -> Result<()> {
                 Mode::Untraced,
                 Mode::Tracer(&[]),
                 Mode::Tracer(&["--no-uprobes"]),
+                Mode::Tracer(&["--no-syscalls", "--no-offcpu"]),
                 Mode::Perf(999),
                 Mode::Strace,
                 Mode::Bpftrace {
