@@ -44,6 +44,18 @@ pub fn load_snapshot(dir: &Path) -> Snapshot {
     tracer::output::session::load_snapshot(dir).expect("snapshot.json readable")
 }
 
+/// Lost events that would make a count wrong: every drop reason except the two that lose
+/// only a stack (`stack_collision`: two stacks hashed to one of the stack map's 65,536
+/// buckets, ~n²/131,072 for n distinct stacks; `stack_failed`). Their sample or blocked
+/// interval is still counted, under a lost stack, and the report shows how many.
+pub fn count_drops(s: &Snapshot) -> BTreeMap<String, u64> {
+    s.drops
+        .iter()
+        .filter(|(k, v)| **v > 0 && !k.starts_with("stack_"))
+        .map(|(k, v)| (k.clone(), *v))
+        .collect()
+}
+
 /// Calls per syscall name over every traced process of the session.
 pub fn counts_by_name(s: &Snapshot) -> BTreeMap<String, u64> {
     let mut m = BTreeMap::new();
