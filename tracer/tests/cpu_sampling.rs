@@ -114,8 +114,28 @@ fn trace_cluster(
         .collect::<Vec<_>>()
         .join(",");
     std::thread::scope(|s| {
-        let load = s.spawn(|| cluster.run_client(&client_opts(secs as u64 + 3)).unwrap());
+        let load = s.spawn(|| cluster.run_client(&client_opts(secs as u64 + 5)).unwrap());
         std::thread::sleep(Duration::from_millis(700));
+        // Sampling alone: a sampler that is itself a BPF program cannot sample while other
+        // BPF programs run on that CPU (uprobe hits, the syscall and sched_switch
+        // tracepoints), so their time is invisible to it but not to perf. Stack sampling is
+        // compared with perf on its own; the other programs' time is reported by the session.
+        let mut args = vec![
+            "--no-uprobes".to_string(),
+            "--no-syscalls".to_string(),
+            "--no-offcpu".to_string(),
+            "-F".to_string(),
+            freq.to_string(),
+            "-d".into(),
+            format!("{secs}s"),
+            "-o".into(),
+            dir.path().join("session").display().to_string(),
+        ];
+        args = with_pids(args, &pids);
+        // perf starts once tracer is attached and runs as long as tracer's -d: both look at
+        // the same seconds of a load that drifts (a window offset by tracer's attach time
+        // made the shares differ by up to ~9 points).
+        let tracer = start_tracer_with_lines(&args);
         let perf = with_perf.then(|| {
             Command::new("perf")
                 .args([
@@ -140,25 +160,8 @@ fn trace_cluster(
                 .spawn()
                 .expect("perf installed")
         });
-        // Sampling alone: a sampler that is itself a BPF program cannot sample while other
-        // BPF programs run on that CPU (uprobe hits, the syscall and sched_switch
-        // tracepoints), so their time is invisible to it but not to perf. Stack sampling is
-        // compared with perf on its own; the other programs' time is reported by the session.
-        let mut args = vec![
-            "--no-uprobes".to_string(),
-            "--no-syscalls".to_string(),
-            "--no-offcpu".to_string(),
-            "-F".to_string(),
-            freq.to_string(),
-            "-d".into(),
-            format!("{secs}s"),
-            "-o".into(),
-            dir.path().join("session").display().to_string(),
-        ];
-        args = with_pids(args, &pids);
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        let out = tracer_run(&args);
-        assert!(out.status.success());
+        let mut tracer = tracer.child;
+        assert!(tracer.wait().unwrap().success());
         if let Some(mut p) = perf {
             assert!(p.wait().unwrap().success(), "perf record failed");
         }
@@ -192,8 +195,12 @@ fn burn_share_agrees_with_perf_and_stacks_are_whole() {
     let ours = share_pct(&profile, "Raft::burnCpu");
     eprintln!("Raft::burnCpu share: tracer {ours:.1}% perf {perf:.1}%");
     assert!(ours > 10.0, "the burn is visible: {ours:.1}%");
+    // Two samplers of one drifting load on a shared 2-vCPU VM: over 11 runs (2026-12-02) the
+    // difference ranged from -8.5 to +4.1 points (tracer per CPU at 999 Hz of wall time, perf
+    // per thread every 1 ms of CPU time; aligning their windows did not narrow it). A broken
+    // walk or a misattributed thread moves it by tens of points.
     assert!(
-        (ours - perf).abs() <= 5.0,
+        (ours - perf).abs() <= 10.0,
         "tracer {ours:.1}% vs perf {perf:.1}%"
     );
 
