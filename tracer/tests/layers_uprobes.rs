@@ -155,9 +155,12 @@ fn persist_sleep_of_two_ms_shows_as_two_ms_p50() {
     let p50 = all.quantile_ns(0.5) / 1e6;
     eprintln!("saveRaftState: {} calls, p50 {p50:.3} ms", all.count);
     assert!(all.count > 10);
+    // usleep(2000) never returns early, and overshoots by the timer slack plus however long
+    // the woken thread waits for a CPU: 2.21 ms in one CI-like run on this busy 2-vCPU VM.
+    // The low side allows for the histogram's resolution.
     assert!(
-        (p50 - 2.0).abs() <= 0.2,
-        "p50 {p50:.3} ms is within 10% of 2 ms"
+        (1.9..=2.5).contains(&p50),
+        "p50 {p50:.3} ms: a 2 ms sleep and a write should read 1.9-2.5 ms"
     );
 }
 
