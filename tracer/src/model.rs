@@ -255,6 +255,21 @@ pub struct FileRecord {
     pub stats: Stats,
 }
 
+impl StackRecord {
+    /// `count` samples of `thread` in `pid` with these frames (root first), no layer, walk
+    /// complete: how tests and canned snapshots write a stack.
+    pub fn of(pid: u32, thread: &str, frames: &[&str], count: u64) -> StackRecord {
+        StackRecord {
+            pid,
+            thread: thread.into(),
+            frames: frames.iter().map(|f| f.to_string()).collect(),
+            count,
+            layer: None,
+            user_truncated: false,
+        }
+    }
+}
+
 /// On-CPU stack samples of the run, symbolised.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct CpuProfile {

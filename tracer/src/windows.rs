@@ -372,14 +372,7 @@ mod tests {
     }
 
     fn stack(pid: u32, thread: &str, frames: &[&str], count: u64) -> crate::model::StackRecord {
-        crate::model::StackRecord {
-            pid,
-            thread: thread.into(),
-            frames: frames.iter().map(|f| f.to_string()).collect(),
-            count,
-            layer: None,
-            user_truncated: false,
-        }
+        crate::model::StackRecord::of(pid, thread, frames, count)
     }
 
     #[test]

@@ -84,14 +84,7 @@ impl Canned {
     pub fn samples(mut self, pid: u32, thread: &str, frames: &[&str], count: u64) -> Self {
         let p = self.s.profile.get_or_insert_with(CpuProfile::default);
         p.samples += count;
-        p.stacks.push(StackRecord {
-            pid,
-            thread: thread.into(),
-            frames: frames.iter().map(|f| f.to_string()).collect(),
-            count,
-            layer: None,
-            user_truncated: false,
-        });
+        p.stacks.push(StackRecord::of(pid, thread, frames, count));
         self
     }
 
