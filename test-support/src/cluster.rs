@@ -233,6 +233,12 @@ impl Cluster {
                 None => bail!("node {i} is not running"),
             };
         }
+        self.pid_file(i)
+    }
+
+    /// The pid node `i` writes to `<data_dir>/pid` once its signals are blocked (waiting up
+    /// to 5 s for it).
+    fn pid_file(&self, i: usize) -> Result<u32> {
         let path = self.data_dir(i).join("pid");
         let deadline = Instant::now() + Duration::from_secs(5);
         loop {
@@ -269,23 +275,47 @@ impl Cluster {
                 }
                 send_signal(pid, libc::SIGUSR1)
             }
-            None => self
-                .pids()
-                .into_iter()
-                .try_for_each(|p| send_signal(p, libc::SIGUSR1)),
+            None => (0..self.opts.nodes)
+                .filter(|&i| self.nodes[i].is_some())
+                .try_for_each(|i| {
+                    // Before its pid file, a node may not have blocked SIGUSR1 yet and would
+                    // die of it (a gRPC node takes tens of ms to load its libraries).
+                    self.pid_file(i)?;
+                    send_signal(self.node_pid(i)?, libc::SIGUSR1)
+                }),
         }
     }
 
     /// Raft status of node `i`, asked over RPC.
     pub fn node_status(&self, i: usize) -> Result<NodeStatus> {
+        if self.opts.variant.is_grpc() {
+            return self
+                .grpc_statuses()?
+                .into_iter()
+                .nth(i)
+                .with_context(|| format!("no status line for node {i}"))?;
+        }
         status::query(self.ports[i], Duration::from_millis(500))
+    }
+
+    /// gRPC nodes: every node's status from one run of the gRPC client (`--status`).
+    fn grpc_statuses(&self) -> Result<Vec<Result<NodeStatus>>> {
+        status::query_all_via_client(&self.bins.client, &self.config_path())
     }
 
     /// The current leader if exactly one node of the highest term says so.
     pub fn current_leader(&self) -> Option<usize> {
-        let statuses: Vec<(usize, NodeStatus)> = (0..self.opts.nodes)
-            .filter_map(|i| self.node_status(i).ok().map(|s| (i, s)))
-            .collect();
+        let statuses: Vec<(usize, NodeStatus)> = if self.opts.variant.is_grpc() {
+            let all = self.grpc_statuses().ok()?;
+            all.into_iter()
+                .enumerate()
+                .filter_map(|(i, s)| s.ok().map(|s| (i, s)))
+                .collect()
+        } else {
+            (0..self.opts.nodes)
+                .filter_map(|i| self.node_status(i).ok().map(|s| (i, s)))
+                .collect()
+        };
         let max_term = statuses.iter().map(|(_, s)| s.term).max()?;
         let leaders: Vec<usize> = statuses
             .iter()

@@ -10,11 +10,22 @@ use std::process::Command;
 use std::time::SystemTime;
 
 /// Which build of the fixture: with frame pointers (stack walking works
-/// without DWARF) or without (what a tracer must cope with in the wild).
+/// without DWARF) or without (what a tracer must cope with in the wild), and
+/// the layouts of real forks (issue 19): the Raft core in a shared library,
+/// gRPC instead of the mprpc-like framing. See fixture/README.md.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Variant {
     Fp,
     NoFp,
+    /// Raft core, persister, RPC, fibers and hooks in `libraftcore.so`; `raftkv-node` holds
+    /// only `main` (node_main.cpp). Frame pointers in both; method names as in `Fp`.
+    SharedLib,
+    /// gRPC RPC layer (raftkv.proto), everything in the executable; the fork's persister
+    /// spelling (`Persister::SaveRaftState`). Built only when asked (~1 min).
+    Grpc,
+    /// The fork of issue 19: gRPC and the Raft core in `libraftcore.so`, the executable only
+    /// `main`. Built only when asked.
+    GrpcSharedLib,
 }
 
 impl Variant {
@@ -22,13 +33,35 @@ impl Variant {
         match self {
             Variant::Fp => "fp",
             Variant::NoFp => "nofp",
+            Variant::SharedLib => "shlib",
+            Variant::Grpc => "grpc",
+            Variant::GrpcSharedLib => "grpc-shlib",
+        }
+    }
+
+    /// True when the node's RPC layer is gRPC (the client and status queries speak gRPC too).
+    pub fn is_grpc(self) -> bool {
+        matches!(self, Variant::Grpc | Variant::GrpcSharedLib)
+    }
+
+    /// True when the node's code lives in `libraftcore.so` beside the executable.
+    pub fn is_shared_lib(self) -> bool {
+        matches!(self, Variant::SharedLib | Variant::GrpcSharedLib)
+    }
+
+    /// The traced methods this build has (the keys of its ground truth's `calls`).
+    pub fn traced_methods(self) -> &'static [&'static str] {
+        if self.is_grpc() {
+            crate::ground_truth::GRPC_TRACED_METHODS
+        } else {
+            crate::ground_truth::TRACED_METHODS
         }
     }
 
     fn frame_pointer_flag(self) -> &'static str {
         match self {
-            Variant::Fp => "-fno-omit-frame-pointer",
             Variant::NoFp => "-fomit-frame-pointer",
+            _ => "-fno-omit-frame-pointer",
         }
     }
 }
@@ -39,6 +72,8 @@ pub struct FixtureBins {
     pub node: PathBuf,
     pub client: PathBuf,
     pub workload: PathBuf,
+    /// `libraftcore.so`, which the node loads (shared-library variants only).
+    pub lib: Option<PathBuf>,
 }
 
 const NODE_SOURCES: &[&str] = &[
@@ -52,12 +87,12 @@ const NODE_SOURCES: &[&str] = &[
     "raft.cpp",
     "node_main.cpp",
 ];
-const CLIENT_SOURCES: &[&str] = &["wire.cpp", "client_main.cpp"];
+const CLIENT_SOURCES: &[&str] = &["wire.cpp", "kv_conn_tcp.cpp", "client_main.cpp"];
 const WORKLOAD_SOURCES: &[&str] = &["workload_main.cpp"];
 
 /// Symbols the node must export so libstdc++ (a shared library) binds its
 /// write/writev calls to the fixture's counting hooks instead of libc's.
-const NODE_EXPORTS: &[&str] = &[
+pub(crate) const NODE_EXPORTS: &[&str] = &[
     "write",
     "writev",
     "fsync",
@@ -78,7 +113,7 @@ pub fn fixture_dir() -> PathBuf {
     workspace_root().join("fixture")
 }
 
-fn target_dir() -> PathBuf {
+pub(crate) fn target_dir() -> PathBuf {
     match std::env::var_os("CARGO_TARGET_DIR") {
         Some(d) => {
             let d = PathBuf::from(d);
@@ -102,21 +137,21 @@ pub fn fixture_bins(variant: Variant) -> Result<FixtureBins> {
         node: out.join("raftkv-node"),
         client: out.join("raftkv-client"),
         workload: out.join("syscall-workload"),
+        lib: variant
+            .is_shared_lib()
+            .then(|| out.join(crate::fixture_layouts::LIB_NAME)),
     };
 
-    let lock_path = out.join(".build.lock");
-    let lock =
-        File::create(&lock_path).with_context(|| format!("creating {}", lock_path.display()))?;
-    // SAFETY: flock on a file descriptor we own; released when `lock` drops.
-    if unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX) } != 0 {
-        bail!(
-            "flock {}: {}",
-            lock_path.display(),
-            std::io::Error::last_os_error()
-        );
-    }
+    let _lock = lock_dir(&out)?;
 
     let newest_source = newest_mtime(&src)?;
+    if matches!(
+        variant,
+        Variant::SharedLib | Variant::Grpc | Variant::GrpcSharedLib
+    ) {
+        crate::fixture_layouts::build(variant, &src, &out, &bins, newest_source)?;
+        return Ok(bins);
+    }
     let jobs: Vec<(&Path, &[&str], &[&str])> = vec![
         (&bins.node, NODE_SOURCES, NODE_EXPORTS),
         (&bins.client, CLIENT_SOURCES, &[]),
@@ -139,7 +174,23 @@ pub fn fixture_bins(variant: Variant) -> Result<FixtureBins> {
     Ok(bins)
 }
 
-fn is_stale(bin: &Path, newest_source: SystemTime) -> bool {
+/// Holds `<dir>/.build.lock` exclusively until the returned file is dropped.
+pub(crate) fn lock_dir(dir: &Path) -> Result<File> {
+    let lock_path = dir.join(".build.lock");
+    let lock =
+        File::create(&lock_path).with_context(|| format!("creating {}", lock_path.display()))?;
+    // SAFETY: flock on a file descriptor we own; released when `lock` drops.
+    if unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX) } != 0 {
+        bail!(
+            "flock {}: {}",
+            lock_path.display(),
+            std::io::Error::last_os_error()
+        );
+    }
+    Ok(lock)
+}
+
+pub(crate) fn is_stale(bin: &Path, newest_source: SystemTime) -> bool {
     match fs::metadata(bin).and_then(|m| m.modified()) {
         Ok(t) => t < newest_source,
         Err(_) => true,
@@ -150,7 +201,10 @@ fn newest_mtime(dir: &Path) -> Result<SystemTime> {
     let mut newest = SystemTime::UNIX_EPOCH;
     for entry in fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))? {
         let path = entry?.path();
-        let is_source = matches!(path.extension().and_then(|e| e.to_str()), Some("cpp" | "h"));
+        let is_source = matches!(
+            path.extension().and_then(|e| e.to_str()),
+            Some("cpp" | "h" | "proto")
+        );
         if is_source {
             newest = newest.max(fs::metadata(&path)?.modified()?);
         }

@@ -4,7 +4,8 @@
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
-/// Traced methods whose entries each node counts (keys of `calls`).
+/// Traced methods whose entries each node counts (keys of `calls`) in the mprpc builds
+/// (`Variant::{Fp, NoFp, SharedLib}`).
 pub const TRACED_METHODS: &[&str] = &[
     "MprpcChannel::CallMethod",
     "MprpcChannel::sendRpcRequest",
@@ -24,6 +25,31 @@ pub const TRACED_METHODS: &[&str] = &[
     "RpcProvider::SendRpcResponse",
 ];
 
+/// Keys of `calls` in the gRPC builds (`Variant::{Grpc, GrpcSharedLib}`): the Raft core's
+/// methods, the fork's persister spelling, and per RPC method the client stub calls (counted
+/// by the caller: only the node calls its stubs) and the server handler entries. The mprpc
+/// methods do not exist there and are absent (not 0).
+pub const GRPC_TRACED_METHODS: &[&str] = &[
+    "Persister::SaveRaftState",
+    "Persister::ReadRaftState",
+    "Raft::AppendEntries1",
+    "Raft::RequestVote",
+    "Raft::leaderElectionTicker",
+    "Raft::sendAppendEntries",
+    "Raft::applier",
+    "Raft::leaderHearBeatTicker",
+    "Raft::doHeartBeat",
+    "Raft::sendRequestVote",
+    "Raft::burnCpu",
+    "raftrpc::RaftService::Stub::AppendEntries",
+    "raftrpc::RaftService::Stub::RequestVote",
+    "RaftGrpcService::AppendEntries",
+    "RaftGrpcService::RequestVote",
+    "KvServer::Put",
+    "KvServer::Get",
+    "KvServer::Status",
+];
+
 #[derive(Debug, Clone, Deserialize)]
 pub struct GroundTruth {
     pub node_id: usize,
@@ -32,6 +58,9 @@ pub struct GroundTruth {
     pub calls: BTreeMap<String, u64>,
     pub persister_io: PersisterIo,
     pub net_io: NetIo,
+    /// gRPC builds only: gRPC's own socket I/O, counted by the sendmsg/recvmsg hooks.
+    #[serde(default)]
+    pub msg_io: Option<MsgIo>,
     pub rpc: RpcCounts,
     pub role_changes: Vec<RoleChange>,
     pub final_role: String,
@@ -68,7 +97,20 @@ pub struct NetIo {
     pub recv_bytes: u64,
 }
 
-/// RPCs sent as a client (MprpcChannel::CallMethod) and handled as a server.
+/// Calls of the hooked sendmsg()/recvmsg() (one syscall each) in the gRPC builds: every
+/// socket read and write gRPC's I/O threads did until the counters were read at SIGTERM.
+/// Connection teardown while the process exits may add a few calls after that.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+pub struct MsgIo {
+    pub sendmsg: u64,
+    pub recvmsg: u64,
+    pub send_bytes: u64,
+    pub recv_bytes: u64,
+}
+
+/// RPCs sent as a client (MprpcChannel::CallMethod; gRPC: Raft service stub calls) and
+/// handled as a server (every method, client Put/Get/Status included); `failed`: sent calls
+/// that got no reply (a failed call may still have been handled by its server).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 pub struct RpcCounts {
     pub sent: u64,

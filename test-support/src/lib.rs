@@ -5,6 +5,7 @@
 mod client;
 mod cluster;
 mod fixture;
+mod fixture_layouts;
 mod ground_truth;
 mod ports;
 mod proc_util;
@@ -15,7 +16,10 @@ pub mod strace;
 pub use client::{ClientMode, ClientOpts, ClientReport, RunningClient};
 pub use cluster::{unique_node_name, Cluster, ClusterOpts, Fsync};
 pub use fixture::{fixture_bins, fixture_dir, workspace_root, FixtureBins, Variant};
-pub use ground_truth::{GroundTruth, NetIo, PersisterIo, RoleChange, RpcCounts, TRACED_METHODS};
+pub use ground_truth::{
+    GroundTruth, MsgIo, NetIo, PersisterIo, RoleChange, RpcCounts, GRPC_TRACED_METHODS,
+    TRACED_METHODS,
+};
 pub use ports::free_ports;
 pub use proc_util::{children_of, cpu_seconds, send_signal, spawn_retrying, thread_names};
 pub use status::{NodeStatus, Role};
