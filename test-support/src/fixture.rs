@@ -76,7 +76,7 @@ pub struct FixtureBins {
     pub lib: Option<PathBuf>,
 }
 
-const NODE_SOURCES: &[&str] = &[
+pub(crate) const NODE_SOURCES: &[&str] = &[
     "wire.cpp",
     "stats.cpp",
     "hook_net.cpp",
@@ -87,7 +87,7 @@ const NODE_SOURCES: &[&str] = &[
     "raft.cpp",
     "node_main.cpp",
 ];
-const CLIENT_SOURCES: &[&str] = &["wire.cpp", "kv_conn_tcp.cpp", "client_main.cpp"];
+pub(crate) const CLIENT_SOURCES: &[&str] = &["wire.cpp", "kv_conn_tcp.cpp", "client_main.cpp"];
 const WORKLOAD_SOURCES: &[&str] = &["workload_main.cpp"];
 
 /// Symbols the node must export so libstdc++ (a shared library) binds its

@@ -15,21 +15,12 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, SystemTime};
 
-use crate::fixture::{is_stale, FixtureBins, Variant, NODE_EXPORTS};
+use crate::fixture::{is_stale, FixtureBins, Variant, CLIENT_SOURCES, NODE_EXPORTS, NODE_SOURCES};
 
 /// The shared library of the `SharedLib` / `GrpcSharedLib` variants.
 pub(crate) const LIB_NAME: &str = "libraftcore.so";
 
-/// Raft core, persister, fibers, ground truth and the counting hooks: in every layout.
-const CORE_SOURCES: &[&str] = &[
-    "wire.cpp",
-    "stats.cpp",
-    "hook_net.cpp",
-    "hook_io.cpp",
-    "persister.cpp",
-    "fiber.cpp",
-    "raft.cpp",
-];
+/// The mprpc layer: what the gRPC builds replace.
 const MPRPC_SOURCES: &[&str] = &["rpc.cpp"];
 const GRPC_SOURCES: &[&str] = &["hook_grpc_net.cpp", "grpc_codec.cpp", "grpc_transport.cpp"];
 /// What protoc and grpc_cpp_plugin make of raftkv.proto (in `<out>/gen`).
@@ -37,13 +28,34 @@ const GENERATED: &[&str] = &["raftkv.pb.cc", "raftkv.grpc.pb.cc"];
 const PROTO: &str = "raftkv.proto";
 /// The executable's only source: main() and its argument parsing.
 const MAIN_SOURCE: &str = "node_main.cpp";
-const MPRPC_CLIENT_SOURCES: &[&str] = &["wire.cpp", "kv_conn_tcp.cpp", "client_main.cpp"];
-const GRPC_CLIENT_SOURCES: &[&str] = &[
-    "wire.cpp",
-    "grpc_codec.cpp",
-    "kv_conn_grpc.cpp",
-    "client_main.cpp",
-];
+/// The client's transport (kv_conn.h) in the mprpc builds, and its gRPC replacement.
+const MPRPC_CLIENT_CONN: &[&str] = &["kv_conn_tcp.cpp"];
+const GRPC_CLIENT_CONN: &[&str] = &["grpc_codec.cpp", "kv_conn_grpc.cpp"];
+
+/// Raft core, persister, fibers, ground truth and the counting hooks: the `Fp` node's sources
+/// less its RPC layer and main (so a source added there is in every layout).
+fn core_sources() -> Vec<&'static str> {
+    NODE_SOURCES
+        .iter()
+        .copied()
+        .filter(|s| !MPRPC_SOURCES.contains(s) && *s != MAIN_SOURCE)
+        .collect()
+}
+
+/// The `Fp` client's sources with the build's transport.
+fn client_sources(grpc: bool) -> Vec<&'static str> {
+    let mut v: Vec<&str> = CLIENT_SOURCES
+        .iter()
+        .copied()
+        .filter(|s| !MPRPC_CLIENT_CONN.contains(s))
+        .collect();
+    v.extend(if grpc {
+        GRPC_CLIENT_CONN
+    } else {
+        MPRPC_CLIENT_CONN
+    });
+    v
+}
 /// gRPC does its socket I/O with these; the node counts them (hook_grpc_net.cpp).
 const GRPC_EXPORTS: &[&str] = &["sendmsg", "recvmsg"];
 
@@ -100,16 +112,13 @@ pub(crate) fn build(
         }
     };
     let rpc: &[&str] = if grpc { GRPC_SOURCES } else { MPRPC_SOURCES };
-    let client: &[&str] = if grpc {
-        GRPC_CLIENT_SOURCES
-    } else {
-        MPRPC_CLIENT_SOURCES
-    };
-    for s in CORE_SOURCES
+    let core_src = core_sources();
+    let client = client_sources(grpc);
+    for s in core_src
         .iter()
         .chain(rpc)
         .chain([&MAIN_SOURCE])
-        .chain(client)
+        .chain(&client)
     {
         add(src.join(s), false);
     }
@@ -154,13 +163,13 @@ pub(crate) fn build(
             .map(|n| object_path(&obj, &dir.join(n)))
             .collect()
     };
-    let mut core = objects(CORE_SOURCES, src);
+    let mut core = objects(&core_src, src);
     core.extend(objects(rpc, src));
     if grpc {
         core.extend(objects(GENERATED, &gen));
     }
     let main_obj = object_path(&obj, &src.join(MAIN_SOURCE));
-    let mut client_objs = objects(client, src);
+    let mut client_objs = objects(&client, src);
     if grpc {
         client_objs.extend(objects(GENERATED, &gen));
     }
