@@ -2,7 +2,8 @@
 //!
 //! Like a libbpf-tools header, this one file says what every map holds and how big it is.
 //! Everything here is `#[repr(C)]`, padded explicitly, and `no_std`, because the same bytes
-//! are written by the kernel-side programs and read by user space.
+//! are written by the kernel-side programs and read by user space. `docs/ARCHITECTURE.md`
+//! ("The kernel/user contract") describes the maps and how to add one.
 #![no_std]
 
 /// Number of log2 latency buckets. Bucket `i` holds latencies in `[2^i, 2^(i+1))` ns

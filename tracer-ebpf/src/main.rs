@@ -1,6 +1,7 @@
 //! tracer's eBPF programs. This file only declares the programs; each concern lives in a module
 //! of its own. Nothing is sent to user space per event: everything is aggregated in maps
-//! (see `maps.rs`) that user space drains.
+//! (see `maps.rs`) that user space drains. The contract with user space is `tracer-common`;
+//! `docs/ARCHITECTURE.md` says where a new collector touches each crate.
 #![no_std]
 #![no_main]
 

@@ -7,7 +7,7 @@ use std::process::Command;
 
 use tracer::analyse::findings::canned::{stats, Canned};
 use tracer::model::Snapshot;
-use tracer::output::session;
+use tracer::output::session_folder;
 
 fn chromium() -> PathBuf {
     for c in ["/usr/bin/chromium", "/usr/bin/chromium-browser"] {
@@ -93,8 +93,8 @@ fn run_chromium(url: &str, profile: &Path, extra: &[&str]) -> (String, String) {
 fn index_html_loads_without_errors_and_shows_every_flamegraph() {
     let dir = tempfile::tempdir().unwrap();
     let s = session();
-    session::save_snapshot(&s, dir.path()).unwrap();
-    session::render(&s, dir.path()).unwrap();
+    session_folder::save_snapshot(&s, dir.path()).unwrap();
+    session_folder::render(&s, dir.path()).unwrap();
     let svgs = tracer::output::html::flamegraphs(dir.path());
     assert!(svgs.len() >= 6, "{svgs:?}");
     let url = format!("file://{}/index.html", dir.path().display());

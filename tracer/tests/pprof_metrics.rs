@@ -9,10 +9,10 @@ use std::net::{TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
 
 use tracer::analyse::findings::canned::{stats, Canned};
-use tracer::metrics_server::MetricsServer;
 use tracer::model::{FdKind, FunctionRecord, HistScale, Snapshot, Stats};
 use tracer::output::metrics::{render, SelfOverhead};
 use tracer::output::pprof;
+use tracer::session::metrics_server::MetricsServer;
 
 mod common;
 use common::go_pprof::{go_pprof_traces, GoTrace};

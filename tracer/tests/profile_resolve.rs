@@ -7,9 +7,9 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use tracer::probes_cmd::{probes_report, render_text, summary_line, ProbesArgs};
+use tracer::commands::probes::{probes_report, render_text, summary_line, ProbesArgs};
 use tracer::profile::{self, Profile};
-use tracer::resolve::{self, Resolution};
+use tracer::symbols::resolve::{self, Resolution};
 use tracer_test_support::{fixture_bins, Variant};
 
 fn fixture_node() -> PathBuf {
@@ -451,7 +451,7 @@ fn probes_dry_run_report() {
         profile: Some(custom),
         ..Default::default()
     };
-    tracer::probes_cmd::probes_command(&args).unwrap();
+    tracer::commands::probes::probes_command(&args).unwrap();
     let report = probes_report(&args).unwrap();
     let line = summary_line(&report.profile, &report.targets[0].resolution);
     assert_eq!(

@@ -7,7 +7,7 @@ use std::path::Path;
 use serde_json::Value;
 use tracer::analyse::findings::canned::{stats, Canned};
 use tracer::model::{FdKind, Snapshot};
-use tracer::output::session;
+use tracer::output::session_folder;
 
 fn pathological() -> Snapshot {
     let data = |i: u32| format!("/data/node{i}/raftstatePersist{i}.txt");
@@ -86,8 +86,8 @@ fn pathological() -> Snapshot {
 
 fn render(s: &Snapshot) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    session::save_snapshot(s, dir.path()).unwrap();
-    session::render(s, dir.path()).unwrap();
+    session_folder::save_snapshot(s, dir.path()).unwrap();
+    session_folder::render(s, dir.path()).unwrap();
     dir
 }
 
@@ -206,7 +206,7 @@ fn summary_validates_and_every_link_exists() {
         for l in summary["links"].as_array().unwrap() {
             non_empty(d, l.as_str().unwrap());
         }
-        let md = std::fs::read_to_string(d.join(session::REPORT_FILE)).unwrap();
+        let md = std::fs::read_to_string(d.join(session_folder::REPORT_FILE)).unwrap();
         let links = markdown_links(&md);
         assert!(links.len() > 5, "{links:?}");
         for l in links {
@@ -259,7 +259,7 @@ fn pathological_run_raises_the_fsync_heartbeat_and_lock_findings_with_their_numb
         (Some("warning"), Some(1.0))
     );
     assert_eq!(summary["nodes"][0]["role"], "leader");
-    let md = std::fs::read_to_string(dir.path().join(session::REPORT_FILE)).unwrap();
+    let md = std::fs::read_to_string(dir.path().join(session_folder::REPORT_FILE)).unwrap();
     assert!(
         md.contains("at 1.0 s: node0 (leader) follower → leader"),
         "{md}"

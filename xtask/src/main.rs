@@ -10,6 +10,7 @@
 mod bench;
 mod cmd;
 mod demo;
+mod lint;
 mod setup;
 mod soak;
 
@@ -31,7 +32,8 @@ enum Command {
     BuildEbpf,
     /// Build the C++ fixture cluster (fp and nofp variants).
     BuildFixture,
-    /// rustfmt and clippy (host crates, and the eBPF crate for its BPF target).
+    /// rustfmt, clippy (host crates, and the eBPF crate for its BPF target), and no tracked
+    /// file over 1 MB outside fixture/.
     Lint,
     /// Setup, lint, then run every test (needs root: the tests load real eBPF programs).
     Test {
@@ -89,45 +91,6 @@ enum Command {
     },
 }
 
-fn lint() -> Result<()> {
-    let root = cmd::workspace_root();
-    cmd::run("cargo", &["fmt", "--all", "--", "--check"], Some(root))?;
-    cmd::run(
-        "cargo",
-        &[
-            "clippy",
-            "--quiet",
-            "--workspace",
-            "--exclude",
-            "tracer-ebpf",
-            "--all-targets",
-            "--",
-            "-D",
-            "warnings",
-        ],
-        Some(root),
-    )?;
-    cmd::run(
-        "cargo",
-        &[
-            "+nightly",
-            "clippy",
-            "--quiet",
-            "-Z",
-            "build-std=core",
-            "--target",
-            "bpfel-unknown-none",
-            "--release",
-            "--",
-            "-D",
-            "warnings",
-        ],
-        Some(&root.join("tracer-ebpf")),
-    )?;
-    println!("lint: rustfmt and clippy clean");
-    Ok(())
-}
-
 fn main() -> Result<()> {
     match Cli::parse().command {
         Command::Setup => setup::run(),
@@ -142,10 +105,10 @@ fn main() -> Result<()> {
             }
             Ok(())
         }
-        Command::Lint => lint(),
+        Command::Lint => lint::run(),
         Command::Test { args } => {
             setup::run()?;
-            lint()?;
+            lint::run()?;
             // Default members: tracer-ebpf only builds for the BPF target (tracer/build.rs).
             let mut test = vec!["test"];
             test.extend(args.iter().map(String::as_str));

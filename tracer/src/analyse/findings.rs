@@ -1,5 +1,6 @@
-//! Findings: every key figure of the original script's four tests (SPEC.md), measured on the
-//! session and judged against its threshold, with one line of meaning and one of advice.
+//! Findings: every key figure of the original script's four tests (network, log & I/O,
+//! consensus, disk I/O; listed with their thresholds in the README's findings table), measured
+//! on the session and judged against its threshold, with one line of meaning and one of advice.
 //!
 //! The thresholds are data ([`THRESHOLDS`]) so a reviewer reads them in one table. Each
 //! figure is evaluated per node where it is a per-node figure (per device / data dir for the
@@ -104,7 +105,8 @@ pub struct Threshold {
     pub advice: &'static str,
     /// What the figure means when it is not a warning (or for information figures).
     pub ok_meaning: &'static str,
-    /// `spec` (the original script's threshold) or `tracer` (added by tracer, see meaning).
+    /// `spec` (the original script's threshold, "script" in the README) or `tracer` (added by
+    /// tracer, see meaning).
     pub origin: &'static str,
 }
 

@@ -7,7 +7,7 @@
 //! (stack membership). Both follow the same rule: the innermost layer wins.
 
 use crate::model::{FunctionRecord, LayerInfo, Snapshot, StackRecord, Stats};
-use crate::resolve::names::Pattern;
+use crate::symbols::names::Pattern;
 
 /// Whether demangled `frame` matches profile `pattern` (globs, `{a,b}`, `ci:`; see
 /// `tracer::profile`).

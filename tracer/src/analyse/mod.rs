@@ -1,5 +1,10 @@
-//! Turning a [`crate::model::Snapshot`] into the tables and figures users read. Pure functions
-//! of the snapshot: no BPF, no I/O.
+//! Turning a [`crate::model::Snapshot`] into the tables and figures users read.
+//!
+//! In: a Snapshot. Out: `strace -c` rows and disk figures ([`syscalls`]), folded stacks,
+//! reports and hotspots ([`cpu`]), per-layer shares ([`layers`]), nodes and roles ([`roles`]),
+//! the per-thread view ([`threads`]), and the findings judged against their thresholds
+//! ([`findings`]). Never: I/O or BPF; pure functions of the snapshot, so every figure is
+//! testable on canned data.
 
 pub mod cpu;
 pub mod findings;

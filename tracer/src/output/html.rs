@@ -65,7 +65,7 @@ pub fn page(snapshot: &Snapshot, found: &[Finding], dir: &Path) -> String {
         nodes.len(),
         snapshot.duration_s,
         esc(&snapshot.started_at),
-        r = crate::output::session::REPORT_FILE,
+        r = crate::output::session_folder::REPORT_FILE,
         s = report::SUMMARY_FILE
     );
     let _ = writeln!(

@@ -137,7 +137,8 @@ pub fn render(snapshot: &Snapshot, found: &[Finding], dir: &Path) -> Result<Vec<
             &consensus_hotspots(snapshot, &nodes, found),
         )?;
     }
-    let disk = folder(snapshot, "disk").unwrap_or_else(|| crate::output::session::DISK_DIR.into());
+    let disk =
+        folder(snapshot, "disk").unwrap_or_else(|| crate::output::session_folder::DISK_DIR.into());
     w.put(
         &format!("{disk}/iotop_nodes.txt"),
         &iotop_text(snapshot, &nodes),

@@ -19,7 +19,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write;
 
 use crate::model::{FdKind, Snapshot, Stats};
-use crate::resolve::names::qualified_name;
+use crate::symbols::names::qualified_name;
 
 /// Content type of [`render`]'s output.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";

@@ -14,13 +14,13 @@ use crate::analyse::findings::{Finding, Status, Test};
 use crate::analyse::roles::{self, Node};
 use crate::analyse::{cpu, layers, syscalls, threads};
 use crate::model::Snapshot;
-use crate::output::{cpu_profile, layer_files, session};
+use crate::output::{cpu_profile, layer_files, session_folder};
 
 pub const SUMMARY_FILE: &str = "summary.json";
 pub const INDEX_FILE: &str = "index.html";
 
 /// Files the session writer produces after the report, linked without an existence check.
-const WRITTEN_LATER: &[&str] = &[SUMMARY_FILE, INDEX_FILE, session::SNAPSHOT_FILE];
+const WRITTEN_LATER: &[&str] = &[SUMMARY_FILE, INDEX_FILE, session_folder::SNAPSHOT_FILE];
 
 /// Whether `rel` exists and is not empty in `dir` (or is written after the report).
 pub fn exists(dir: &Path, rel: &str) -> bool {
@@ -96,7 +96,11 @@ fn run_section(out: &mut String, s: &Snapshot, found: &[Finding], dir: &Path) {
         "- Machine-readable: {}; interactive page: {}; raw data: {}\n",
         link(dir, SUMMARY_FILE, SUMMARY_FILE),
         link(dir, INDEX_FILE, INDEX_FILE),
-        link(dir, session::SNAPSHOT_FILE, session::SNAPSHOT_FILE)
+        link(
+            dir,
+            session_folder::SNAPSHOT_FILE,
+            session_folder::SNAPSHOT_FILE
+        )
     );
 }
 
@@ -117,7 +121,11 @@ fn nodes_section(out: &mut String, s: &Snapshot, nodes: &[Node], dir: &Path) {
             .process
             .exited_at_s
             .map_or("no".into(), |t| format!("at {t:.1} s"));
-        let strace = format!("{}/{}", session::DISK_DIR, session::strace_file(n.process));
+        let strace = format!(
+            "{}/{}",
+            session_folder::DISK_DIR,
+            session_folder::strace_file(n.process)
+        );
         let fg = cpu_profile::node_files(n.process).svg;
         let _ = writeln!(
             out,
@@ -411,13 +419,17 @@ fn consensus_section(
 
 fn disk_section(out: &mut String, s: &Snapshot, found: &[Finding], nodes: &[Node], dir: &Path) {
     let _ = writeln!(out, "## 4. Disk I/O\n");
-    let disk = layer_files::folder(s, "disk").unwrap_or_else(|| session::DISK_DIR.into());
+    let disk = layer_files::folder(s, "disk").unwrap_or_else(|| session_folder::DISK_DIR.into());
     let mut links: Vec<String> = nodes
         .iter()
         .map(|n| {
             link(
                 dir,
-                &format!("{}/{}", session::DISK_DIR, session::strace_file(n.process)),
+                &format!(
+                    "{}/{}",
+                    session_folder::DISK_DIR,
+                    session_folder::strace_file(n.process)
+                ),
                 &format!("strace -c {}", n.name()),
             )
         })
@@ -430,7 +442,7 @@ fn disk_section(out: &mut String, s: &Snapshot, found: &[Finding], nodes: &[Node
         ("disk_after.txt", "disk after"),
     ] {
         let d = if f.starts_with("strace") || f.starts_with("syscall") {
-            session::DISK_DIR.to_string()
+            session_folder::DISK_DIR.to_string()
         } else {
             disk.clone()
         };
@@ -523,7 +535,7 @@ fn threads_section(out: &mut String, s: &Snapshot, nodes: &[Node], dir: &Path) {
 
 fn completeness_section(out: &mut String, s: &Snapshot, dir: &Path) {
     let _ = writeln!(out, "## Completeness\n");
-    let _ = writeln!(out, "{}", session::drops_text(s).trim_end());
+    let _ = writeln!(out, "{}", session_folder::drops_text(s).trim_end());
     let _ = writeln!(out, "\n| reason | lost |\n|---|---:|");
     for (k, v) in &s.drops {
         let _ = writeln!(out, "| {k} | {v} |");
@@ -561,7 +573,7 @@ fn files_section(out: &mut String, dir: &Path) {
             files.push(f.to_string());
         }
     }
-    files.retain(|f| f != session::REPORT_FILE);
+    files.retain(|f| f != session_folder::REPORT_FILE);
     files.sort();
     for f in files {
         if exists(dir, &f) {

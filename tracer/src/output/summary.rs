@@ -109,9 +109,9 @@ pub fn build(snapshot: &Snapshot, found: &[Finding], dir: &Path) -> Summary {
     let mut links = Vec::new();
     report::collect_files(dir, dir, &mut links);
     for f in [
-        crate::output::session::REPORT_FILE,
+        crate::output::session_folder::REPORT_FILE,
         report::INDEX_FILE,
-        crate::output::session::SNAPSHOT_FILE,
+        crate::output::session_folder::SNAPSHOT_FILE,
     ] {
         if !links.iter().any(|l| l == f) {
             links.push(f.to_string());
@@ -120,7 +120,7 @@ pub fn build(snapshot: &Snapshot, found: &[Finding], dir: &Path) -> Summary {
     // Empty files (a layer without samples has an empty .folded) are not worth a link.
     links.retain(|l| {
         l != report::SUMMARY_FILE
-            && (l == crate::output::session::REPORT_FILE || report::exists(dir, l))
+            && (l == crate::output::session_folder::REPORT_FILE || report::exists(dir, l))
     });
     links.sort();
     Summary {

@@ -41,7 +41,7 @@ pub fn tracer_run(args: &[&str]) -> Output {
 }
 
 pub fn load_snapshot(dir: &Path) -> Snapshot {
-    tracer::output::session::load_snapshot(dir).expect("snapshot.json readable")
+    tracer::output::session_folder::load_snapshot(dir).expect("snapshot.json readable")
 }
 
 /// Lost events that would make a count wrong: every drop reason except the two that lose

@@ -56,7 +56,7 @@ impl Canned {
                     samples: 0,
                     stacks: vec![],
                 }),
-                layers: crate::probe_plan::layer_infos(&profile),
+                layers: crate::profile::probe_plan::layer_infos(&profile),
                 attribution: "uprobes".into(),
                 functions: vec![],
                 roles: vec![],

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use crate::analyse::cpu::{self, FoldOptions};
 use crate::model::Snapshot;
-use crate::output::{flamegraph, session};
+use crate::output::{flamegraph, session_folder};
 
 /// Folded lines of every node of a session. Node pids differ between sessions, so nodes are
 /// merged under their thread names, which stay the same.
@@ -43,8 +43,8 @@ fn shares(s: &Snapshot) -> BTreeMap<String, f64> {
 /// Writes the differential flamegraph of `before` → `after` and returns its path and a text
 /// summary of the largest changes.
 pub fn diff(before: &Path, after: &Path, output: Option<PathBuf>) -> Result<(PathBuf, String)> {
-    let a = session::load_snapshot(before)?;
-    let b = session::load_snapshot(after)?;
+    let a = session_folder::load_snapshot(before)?;
+    let b = session_folder::load_snapshot(after)?;
     let (fa, fb) = (
         folded_all(&a).with_context(|| format!("{}", before.display()))?,
         folded_all(&b).with_context(|| format!("{}", after.display()))?,

@@ -1,9 +1,17 @@
-//! Layer profiles: which functions and syscalls make up each layer of the traced system.
+//! Layer profiles: which functions and syscalls make up each layer of the traced system, and
+//! the probe plan built from one.
+//!
+//! In: a TOML profile (the embedded `default.toml` or `--profile FILE`) and the target
+//! binaries. Out: a [`Profile`], then a [`probe_plan::ProbePlan`] (layers with the ids the
+//! kernel side sees, functions with their file offsets, role functions, the probe budget).
+//! Never: attaches anything or reads a running process (resolving names is `symbols/`).
 //!
 //! Forks of the traced project rename methods, so layers are data (a TOML file), never code.
 //! The profile for the KVstorageBaseRaft-cpp family is embedded ([`default_toml`], documented
 //! for users in the file itself); `--profile FILE` replaces it ([`load`]). Errors name the file,
 //! line and column and say what is wrong, for syntax as well as for bad patterns or syscalls.
+
+pub mod probe_plan;
 
 use anyhow::{anyhow, bail, Context, Result};
 use serde::{Deserialize, Serialize};
@@ -12,11 +20,11 @@ use std::path::Path;
 use std::str::FromStr;
 use toml::Spanned;
 
-pub use crate::resolve::names::Pattern;
+pub use crate::symbols::names::Pattern;
 
 /// The embedded default profile, as users see it with `tracer profile --print-default`.
 pub fn default_toml() -> &'static str {
-    include_str!("profile/default.toml")
+    include_str!("default.toml")
 }
 
 /// Where [`Profile::source`] says a profile came from when it is the embedded one.

@@ -1,5 +1,4 @@
-//! `tracer probes`: the dry run of layer probing (resolve every pattern, attach nothing), and
-//! `tracer profile`: print the embedded profile or check one.
+//! `tracer probes`: the dry run of layer probing (resolve every pattern, attach nothing).
 //!
 //! The dry run is how a user adapts a profile to a fork: it shows what each pattern matched,
 //! what matched nothing (with the nearest names in the binary), and what would be costly to
@@ -13,7 +12,7 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 
 use crate::profile::{self, FdFilter, Layer, Profile};
-use crate::resolve::{self, Resolution};
+use crate::symbols::resolve::{self, Resolution};
 
 /// `tracer probes (--pid P | --comm NAME | --binary PATH) [--profile FILE] [--json]`
 #[derive(Args, Debug, Clone, Default)]
@@ -34,43 +33,6 @@ pub struct ProbesArgs {
     /// Print JSON instead of text.
     #[arg(long)]
     pub json: bool,
-}
-
-/// `tracer profile --print-default | --check FILE`
-#[derive(Args, Debug, Clone, Default)]
-#[command(group(clap::ArgGroup::new("profile_action").required(true).args(["print_default", "check"])))]
-pub struct ProfileArgs {
-    /// Print the built-in profile (KVstorageBaseRaft-cpp family), a commented starting point.
-    #[arg(long)]
-    pub print_default: bool,
-    /// Validate a profile file and list its layers.
-    #[arg(long, value_name = "FILE", conflicts_with = "print_default")]
-    pub check: Option<PathBuf>,
-}
-
-/// Runs `tracer profile`.
-pub fn profile_command(args: &ProfileArgs) -> Result<()> {
-    if args.print_default {
-        print!("{}", profile::default_toml());
-        return Ok(());
-    }
-    let Some(path) = &args.check else {
-        bail!("give --print-default or --check FILE");
-    };
-    let p = profile::load(path)?;
-    println!("{}: valid, {} layers", path.display(), p.layers.len());
-    for l in &p.layers {
-        println!(
-            "  {:<12} {:<24} {} functions, {} entry-only, {} stack-only, {} syscalls",
-            l.name,
-            l.folder,
-            l.functions.len(),
-            l.entry_only.len(),
-            l.stack_only.len(),
-            l.syscalls.len()
-        );
-    }
-    Ok(())
 }
 
 /// Runs `tracer probes`: prints the report; errors only when no binary could be read.
@@ -110,7 +72,7 @@ pub fn probes_report(args: &ProbesArgs) -> Result<ProbesReport> {
     }
     let pids = match &args.comm {
         Some(name) => {
-            let pids = crate::procfs::pids_by_comm(name);
+            let pids = crate::target::procfs::pids_by_comm(name);
             if pids.is_empty() {
                 bail!("no running process is named {name}");
             }
@@ -300,12 +262,6 @@ mod tests {
         args: ProbesArgs,
     }
 
-    #[derive(Parser)]
-    struct ProfileCmd {
-        #[command(flatten)]
-        args: ProfileArgs,
-    }
-
     #[test]
     fn probes_needs_exactly_one_kind_of_target() {
         Probes::command().debug_assert();
@@ -319,13 +275,5 @@ mod tests {
         assert!(ok(&["t", "--profile", "p.toml"]).is_err());
         assert!(ok(&["t", "--pid", "1", "--binary", "x"]).is_err());
         assert!(ok(&["t", "--comm", "x", "--binary", "x"]).is_err());
-    }
-
-    #[test]
-    fn profile_needs_an_action() {
-        ProfileCmd::command().debug_assert();
-        assert!(ProfileCmd::try_parse_from(["t", "--print-default"]).is_ok());
-        assert!(ProfileCmd::try_parse_from(["t", "--check", "f.toml"]).is_ok());
-        assert!(ProfileCmd::try_parse_from(["t"]).is_err());
     }
 }

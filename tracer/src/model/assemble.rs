@@ -4,14 +4,14 @@
 
 use std::collections::HashMap;
 
-use crate::collect::{KernelData, RawOffCpu, RawSample};
+use crate::kernel::collect::{KernelData, RawOffCpu, RawSample};
 use crate::model::{
     futex_op_name, syscall_name, CpuProfile, FileRecord, FunctionRecord, OffCpuRecord, ProcessInfo,
     Snapshot, StackRecord, SyscallRecord, SNAPSHOT_SCHEMA_VERSION,
 };
-use crate::probe_plan::{Detached, ProbePlan};
-use crate::procfs;
-use crate::symbolize::{self, StackSymbolizer};
+use crate::profile::probe_plan::{Detached, ProbePlan};
+use crate::symbols::symbolize::{self, StackSymbolizer};
+use crate::target::procfs;
 
 /// Symbolises the sampled stacks into a [`CpuProfile`] (frames root first, kernel on top).
 pub fn build_profile(

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use crate::model::LayerInfo;
 use crate::profile::Profile;
-use crate::resolve;
+use crate::symbols::resolve;
 
 /// One function to probe (entry + return).
 #[derive(Clone, Debug)]
@@ -138,7 +138,7 @@ pub fn plan(
         }
     }
     let uprobes = uprobes && !probes.is_empty();
-    let matching = |pats: &[crate::resolve::names::Pattern]| -> Vec<u32> {
+    let matching = |pats: &[crate::symbols::names::Pattern]| -> Vec<u32> {
         probes
             .iter()
             .enumerate()

@@ -10,7 +10,7 @@ use aya::{Btf, Ebpf, EbpfLoader};
 use std::path::Path;
 use tracer_common::{path_id, FdInfo, FdKey, FdKind, PathBuf as BpfPath, TargetInfo, PATH_LEN};
 
-use crate::procfs::{self, OpenFd};
+use crate::target::procfs::{self, OpenFd};
 
 /// The eBPF object built by build.rs from `tracer-ebpf` (never stale: cargo rebuilds it when
 /// the eBPF sources change).
@@ -45,8 +45,9 @@ pub struct Attached {
 
 impl Attached {
     /// Loads the object and attaches every program but the tracepoint programs named in
-    /// `skip`. Needs root and a mounted tracefs (see `preflight`). With `uprobes` false the kernel side never looks up per-thread
-    /// layers, so `--no-uprobes` costs nothing for them.
+    /// `skip`. Needs root and a mounted tracefs (see `target::preflight`). With `uprobes` false
+    /// the kernel side never looks up per-thread layers, so `--no-uprobes` costs nothing for
+    /// them.
     pub fn load(uprobes: bool, skip: &[&str]) -> Result<Attached> {
         bump_memlock_rlimit();
         let flag: u32 = uprobes as u32;
@@ -369,7 +370,7 @@ impl Attached {
 
 /// Turns on the kernel's BPF run-time statistics while the returned fd lives (they cost a
 /// clock read pair per program run, so the kernel keeps them off by default and
-/// `overhead::BpfCostMeter` only keeps them on in short slices).
+/// `session::overhead::BpfCostMeter` only keeps them on in short slices).
 pub fn enable_bpf_stats() -> Option<std::os::fd::OwnedFd> {
     aya::sys::enable_stats(aya::sys::Stats::RunTime).ok()
 }

@@ -6,9 +6,9 @@ use anyhow::Result;
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 
-use crate::attach::Attached;
+use crate::kernel::attach::Attached;
 use crate::model::{NodeRoles, RoleSpan};
-use crate::probe_plan::ProbePlan;
+use crate::profile::probe_plan::ProbePlan;
 
 /// Poll window.
 pub const WINDOW: Duration = Duration::from_millis(500);

@@ -1,6 +1,13 @@
 //! The session's data as plain, serialisable values. A [`Snapshot`] is everything "collect"
 //! read from the kernel plus what user space knows about the processes; every later stage
 //! works on it alone, so `tracer report DIR` can re-render a saved session without BPF.
+//!
+//! In: [`crate::kernel::collect::KernelData`] plus what user space knows (processes, the probe
+//! plan), put together by [`assemble`] (symbolising stacks, naming syscalls, functions and
+//! layers). Out: a [`Snapshot`], saved as `snapshot.json`. Never: reads the kernel or /proc
+//! itself; after assembly nothing downstream needs more than the Snapshot.
+
+pub mod assemble;
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -313,7 +320,7 @@ pub struct SelfCost {
     pub tracer_cpu_seconds: f64,
     pub tracer_rss_bytes: u64,
     /// Runs and run time of tracer's BPF programs while BPF statistics were on: during
-    /// `bpf_sampled_s` seconds of the run (see `overhead::BpfCostMeter`).
+    /// `bpf_sampled_s` seconds of the run (see `session::overhead::BpfCostMeter`).
     pub bpf_runs: u64,
     pub bpf_run_ns: u64,
     #[serde(default)]

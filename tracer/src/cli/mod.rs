@@ -1,10 +1,13 @@
 //! Command-line interface: flags spelled as perf/strace/bpftrace users expect, thin over the
-//! library.
+//! library. In: the command line. Out: a call into `session/` (`tracer run`) or `commands/`.
+//! Never: traces or renders anything itself.
+
+pub mod duration;
 
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
-use crate::run::{self, RunOptions, StopReason};
+use crate::session::{self, RunOptions, StopReason};
 use crate::target::TargetSpec;
 
 #[derive(Parser, Debug)]
@@ -28,9 +31,9 @@ pub enum Command {
         dir: PathBuf,
     },
     /// Dry run: which functions of the profile resolve in the targets (attaches nothing).
-    Probes(crate::probes_cmd::ProbesArgs),
+    Probes(crate::commands::probes::ProbesArgs),
     /// Print or check layer profiles.
-    Profile(crate::probes_cmd::ProfileArgs),
+    Profile(crate::commands::profile::ProfileArgs),
     /// Differential flamegraph between two sessions: what an optimisation changed.
     Diff {
         /// The session before the change.
@@ -108,21 +111,21 @@ pub struct RunArgs {
 fn target_binaries(target: &TargetSpec) -> anyhow::Result<Vec<PathBuf>> {
     let pids = match target {
         TargetSpec::Command(argv) => {
-            return Ok(crate::probe_plan::command_binary(&argv[0])
+            return Ok(crate::profile::probe_plan::command_binary(&argv[0])
                 .into_iter()
                 .collect());
         }
         other => crate::target::resolve_existing(other)?,
     };
     // One executable is probed once however many processes run it (same file, any path).
-    Ok(crate::resolve::binaries_of_pids(&pids)
+    Ok(crate::symbols::resolve::binaries_of_pids(&pids)
         .into_iter()
         .map(|(bin, _)| bin)
         .collect())
 }
 
 fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
-    crate::duration::parse(s).map_err(|e| e.to_string())
+    duration::parse(s).map_err(|e| e.to_string())
 }
 
 /// Entry point of the binary; returns the process exit code.
@@ -130,16 +133,16 @@ pub fn main() -> i32 {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Run(args) => run_command(args),
-        Command::Report { dir } => crate::report::rerender(&dir).map(|files| {
+        Command::Report { dir } => crate::commands::report::rerender(&dir).map(|files| {
             println!("re-rendered {} files in {}", files.len(), dir.display());
         }),
-        Command::Probes(a) => crate::probes_cmd::probes_command(&a),
-        Command::Profile(a) => crate::probes_cmd::profile_command(&a),
+        Command::Probes(a) => crate::commands::probes::probes_command(&a),
+        Command::Profile(a) => crate::commands::profile::profile_command(&a),
         Command::Diff {
             before,
             after,
             output,
-        } => crate::diff::diff(&before, &after, output).map(|(path, summary)| {
+        } => crate::commands::diff::diff(&before, &after, output).map(|(path, summary)| {
             print!("{summary}");
             println!("differential flamegraph: {}", path.display());
         }),
@@ -190,7 +193,7 @@ fn run_command(args: RunArgs) -> anyhow::Result<()> {
         }
     }
     let binaries = target_binaries(&target)?;
-    let (plan, warnings) = crate::probe_plan::plan(
+    let (plan, warnings) = crate::profile::probe_plan::plan(
         &profile,
         &binaries,
         !args.no_uprobes,
@@ -213,13 +216,13 @@ fn run_command(args: RunArgs) -> anyhow::Result<()> {
         metrics: args.metrics,
         invocation: std::env::args().collect(),
     };
-    let outcome = run::run(&opts)?;
+    let outcome = session::run(&opts)?;
     if outcome.stop == StopReason::Signal {
         eprintln!("tracer: interrupted; the report was written");
     }
     print!(
         "{}",
-        crate::output::session::summary(&outcome.snapshot, &outcome.out_dir)
+        crate::output::session_folder::summary(&outcome.snapshot, &outcome.out_dir)
     );
     Ok(())
 }

@@ -1,5 +1,22 @@
-//! `tracer run`: preflight, attach, watch the traced processes until the duration ends, the
-//! user interrupts, or every traced process has exited; then collect and write the session.
+//! The run loop of `tracer run`: the pipeline in motion.
+//!
+//! In: [`RunOptions`] (the target, the [`ProbePlan`] built by `profile/`, what to collect).
+//! Out: the session folder on disk and a [`RunOutcome`] holding the final [`Snapshot`].
+//!
+//! Reads as the pipeline: preflight (`target/`) → attach (`kernel/`) → poll until the
+//! duration ends, the user interrupts, or every traced process has exited (following new
+//! processes, the probe budget, closing windows, roles, disk, exits, the status line) →
+//! collect and assemble (`kernel/`, `model/`) → write (`output/`). The watchers it polls live
+//! beside it, one file each (the disk view is `target/disk_watch.rs`). It never parses flags
+//! (`cli/`) and never formats an output file (`output/`).
+
+pub mod budget;
+pub mod exits;
+pub mod metrics_server;
+pub mod overhead;
+pub mod role_watch;
+pub mod status_line;
+pub mod windows;
 
 use anyhow::{Context, Result};
 use std::collections::BTreeMap;
@@ -8,20 +25,18 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::assemble;
-use crate::attach::Attached;
-use crate::collect;
-use crate::collect::KernelData;
-use crate::model::{CpuProfile, OffCpuRecord, ProcessInfo, Snapshot};
-use crate::output::session;
-use crate::preflight;
-use crate::probe_plan::ProbePlan;
-use crate::procfs;
-use crate::status_line::StatusLine;
-use crate::symbolize::StackSymbolizer;
-use crate::target::{self, HeldChild, TargetSpec};
-use crate::watch::{disk::DiskWatch, roles::RoleWatch};
-use crate::windows::WindowWriter;
+use crate::kernel::attach::{self, Attached};
+use crate::model::assemble;
+use crate::model::{ProcessInfo, Snapshot};
+use crate::output::session_folder;
+use crate::profile::probe_plan::ProbePlan;
+use crate::symbols::symbolize::StackSymbolizer;
+use crate::target::disk_watch::DiskWatch;
+use crate::target::{self, preflight, procfs, HeldChild, TargetSpec};
+use budget::BudgetWatch;
+use role_watch::RoleWatch;
+use status_line::StatusLine;
+use windows::WindowCloser;
 
 /// Everything `tracer run` was asked to do.
 #[derive(Clone, Debug)]
@@ -95,16 +110,16 @@ pub fn run(opts: &RunOptions) -> Result<RunOutcome> {
     let mut plan = opts.plan.clone();
     let mut skip: Vec<&str> = Vec::new();
     if !opts.syscalls {
-        skip.extend(crate::attach::SYSCALL_PROGRAMS);
+        skip.extend(attach::SYSCALL_PROGRAMS);
     }
     if !opts.offcpu {
-        skip.extend(crate::attach::OFFCPU_PROGRAMS);
+        skip.extend(attach::OFFCPU_PROGRAMS);
     }
     // Before anything is attached: a metrics address that is taken fails the run at once.
     let metrics_body = Arc::new(std::sync::Mutex::new(String::new()));
     let _metrics_server = match &opts.metrics {
         Some(addr) => {
-            let server = crate::metrics_server::MetricsServer::start(addr, metrics_body.clone())?;
+            let server = metrics_server::MetricsServer::start(addr, metrics_body.clone())?;
             eprintln!("tracer: metrics on http://{}/metrics", server.local_addr());
             Some(server)
         }
@@ -188,10 +203,10 @@ pub fn run(opts: &RunOptions) -> Result<RunOutcome> {
     let mut budget = BudgetWatch::new();
     let mut disk = DiskWatch::start();
     let mut roles = RoleWatch::new();
-    let mut windows = Windows::new(opts);
+    let mut closer = WindowCloser::new(opts);
     let mut status = StatusLine::new();
-    let mut bpf_cost = crate::overhead::BpfCostMeter::new();
-    let mut exits = crate::exits::ExitWatch::new();
+    let mut bpf_cost = overhead::BpfCostMeter::new();
+    let mut exits = exits::ExitWatch::new();
     let mut comm_scan = procfs::CommScan::default();
     // `TARGETS` is re-read when the kernel added children (`target_adds` changed) or user
     // space added targets: not every poll (one syscall per entry).
@@ -263,8 +278,8 @@ pub fn run(opts: &RunOptions) -> Result<RunOutcome> {
             last_map_refresh = Instant::now();
         }
         roles.tick(&attached, &plan, start, &live(&processes), false)?;
-        if windows.last.elapsed() >= opts.interval {
-            let cur = windows.close(
+        if closer.last.elapsed() >= opts.interval {
+            let cur = closer.close(
                 &mut attached,
                 &plan,
                 &budget.detached,
@@ -273,11 +288,9 @@ pub fn run(opts: &RunOptions) -> Result<RunOutcome> {
                 &bpf_cost,
             )?;
             if opts.metrics.is_some() {
-                let so_far = windows.cumulative(cur, &plan, &budget.detached, &processes, start);
-                let body = crate::output::metrics::render(
-                    &so_far,
-                    Some(&crate::overhead::measure(&bpf_cost)),
-                );
+                let so_far = closer.cumulative(cur, &plan, &budget.detached, &processes, start);
+                let body =
+                    crate::output::metrics::render(&so_far, Some(&overhead::measure(&bpf_cost)));
                 *metrics_body.lock().unwrap_or_else(|e| e.into_inner()) = body;
             }
         }
@@ -303,10 +316,10 @@ pub fn run(opts: &RunOptions) -> Result<RunOutcome> {
         let live_now = live(&processes);
         status.tick(
             &attached,
-            &crate::status_line::Status {
+            &status_line::Status {
                 nodes: live_now.len(),
                 leader: roles.current_leader(&live_now),
-                windows: windows.written() as usize,
+                windows: closer.written() as usize,
             },
         );
         if stop_flag.load(Ordering::Relaxed) {
@@ -338,7 +351,7 @@ pub fn run(opts: &RunOptions) -> Result<RunOutcome> {
     bpf_cost.finish(&attached);
     // Stop recording before reading, so the counters read agree with each other.
     attached.clear_targets()?;
-    let kernel = windows.close(
+    let kernel = closer.close(
         &mut attached,
         &plan,
         &budget.detached,
@@ -347,7 +360,7 @@ pub fn run(opts: &RunOptions) -> Result<RunOutcome> {
         &bpf_cost,
     )?;
     let collected = Instant::now();
-    let cost = crate::overhead::measure(&bpf_cost);
+    let cost = overhead::measure(&bpf_cost);
     // Detach at once so the targets run untraced again, on a thread of its own: removing
     // uprobes waits for the kernel (tens of ms each) and the session need not wait for it.
     let detach = std::thread::spawn(move || drop(attached));
@@ -386,8 +399,8 @@ pub fn run(opts: &RunOptions) -> Result<RunOutcome> {
     // The whole run: cumulative counters from the last read, samples and off-CPU summed
     // over the windows.
     let block_latency = kernel.block_latency.clone();
-    let (profile, offcpu) = windows.totals(opts.sample_freq.is_some());
-    let folded = windows.profile.folded_samples();
+    let (profile, offcpu) = closer.totals(opts.sample_freq.is_some());
+    let folded = closer.profile.folded_samples();
     if let Some(p) = profile.as_ref().filter(|_| folded > 0) {
         notes.push(format!(
             "{folded} of {} CPU samples lost stack detail to keep memory bounded over the run: \
@@ -395,7 +408,7 @@ pub fn run(opts: &RunOptions) -> Result<RunOutcome> {
              into one frame; their counts per process, thread and layer are exact, and every \
              window file keeps its stacks in full",
             p.samples,
-            crate::windows::MAX_ACCUMULATED_STACKS
+            windows::MAX_ACCUMULATED_STACKS
         ));
     }
     let mut snapshot: Snapshot = assemble::build_snapshot(
@@ -412,22 +425,22 @@ pub fn run(opts: &RunOptions) -> Result<RunOutcome> {
     snapshot.offcpu = offcpu;
     snapshot.roles = roles.finish();
     snapshot.disk = Some(disk.finish(duration_s, &snapshot.files, &block_latency));
-    let cost_line = crate::overhead::describe(&cost, duration_s);
+    let cost_line = overhead::describe(&cost, duration_s);
     eprintln!("tracer: {cost_line}");
     snapshot.notes.push(cost_line);
-    snapshot.self_cost = Some(crate::overhead::self_cost(&cost));
-    if windows.written() > 1 {
+    snapshot.self_cost = Some(overhead::self_cost(&cost));
+    if closer.written() > 1 {
         snapshot.notes.push(format!(
             "{} windows of {:.0} s in {}/ (the last {} kept)",
-            windows.written(),
+            closer.written(),
             opts.interval.as_secs_f64(),
-            crate::windows::WINDOWS_DIR,
+            windows::WINDOWS_DIR,
             opts.keep_windows
         ));
     }
     let assembled = Instant::now();
-    session::save_snapshot(&snapshot, &opts.out_dir)?;
-    session::render(&snapshot, &opts.out_dir)?;
+    session_folder::save_snapshot(&snapshot, &opts.out_dir)?;
+    session_folder::render(&snapshot, &opts.out_dir)?;
     let rendered = Instant::now();
     let _ = detach.join();
     eprintln!(
@@ -445,214 +458,6 @@ pub fn run(opts: &RunOptions) -> Result<RunOutcome> {
         stop,
         command_status,
     })
-}
-
-/// Continuous mode: closes windows and keeps the running totals of drained data.
-struct Windows {
-    last: Instant,
-    started_at: String,
-    /// Cumulative counters at the last window.
-    prev: KernelData,
-    profile: crate::windows::ProfileAccumulator,
-    offcpu: Vec<OffCpuRecord>,
-    writer: WindowWriter,
-    /// `-F`, when sampling.
-    sample_freq: Option<u64>,
-    invocation: Vec<String>,
-}
-
-impl Windows {
-    fn new(opts: &RunOptions) -> Self {
-        Windows {
-            sample_freq: opts.sample_freq,
-            invocation: opts.invocation.clone(),
-            last: Instant::now(),
-            started_at: chrono::Local::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, false),
-            prev: KernelData::default(),
-            profile: Default::default(),
-            offcpu: Vec::new(),
-            writer: WindowWriter::new(&opts.out_dir, opts.keep_windows),
-        }
-    }
-
-    fn written(&self) -> u32 {
-        self.writer.count()
-    }
-
-    /// Reads the kernel maps, drains samples and stacks, writes the window's snapshot, adds
-    /// it to the running totals. Returns the cumulative kernel data (counters).
-    fn close(
-        &mut self,
-        attached: &mut Attached,
-        plan: &ProbePlan,
-        detached: &[crate::probe_plan::Detached],
-        processes: &BTreeMap<u32, ProcessInfo>,
-        symbolizer: &mut StackSymbolizer,
-        bpf_cost: &crate::overhead::BpfCostMeter,
-    ) -> Result<KernelData> {
-        let cur = collect::read(attached)?;
-        collect::drain_stacks(attached)?;
-        let d = crate::windows::delta(&cur, &self.prev);
-        let offcpu = assemble::build_offcpu(&d.offcpu, plan, symbolizer);
-        let profile = self.sample_freq.map(|freq| {
-            assemble::build_profile(&d.samples, d.samples_taken, freq, plan, symbolizer)
-        });
-        let seconds = self.last.elapsed().as_secs_f64();
-        let mut window = assemble::build_snapshot(
-            d,
-            plan,
-            detached,
-            processes.values().cloned().collect(),
-            Vec::new(),
-            std::mem::replace(
-                &mut self.started_at,
-                chrono::Local::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, false),
-            ),
-            seconds,
-            self.invocation.clone(),
-        );
-        window.offcpu = offcpu;
-        window.profile = profile;
-        window.self_cost = Some(crate::overhead::self_cost(&crate::overhead::measure(
-            bpf_cost,
-        )));
-        self.writer.write(&window)?;
-        if let Some(p) = &window.profile {
-            self.profile.add(p);
-        }
-        crate::windows::merge_offcpu(&mut self.offcpu, &window.offcpu);
-        self.prev = KernelData {
-            samples: Vec::new(),
-            offcpu: Vec::new(),
-            ..cur.clone()
-        };
-        self.last = Instant::now();
-        // A busy window's transient buffers would otherwise stay in the allocator's free
-        // lists: give them back so the resident size reflects what tracer keeps, not its
-        // busiest window.
-        // SAFETY: malloc_trim only releases free memory.
-        unsafe { libc::malloc_trim(0) };
-        Ok(cur)
-    }
-
-    /// The run so far as one snapshot for the metrics endpoint: cumulative counters `cur` and
-    /// CPU sample totals per node and layer summed over the windows (counters never go down).
-    fn cumulative(
-        &self,
-        cur: KernelData,
-        plan: &ProbePlan,
-        detached: &[crate::probe_plan::Detached],
-        processes: &BTreeMap<u32, ProcessInfo>,
-        start: Instant,
-    ) -> Snapshot {
-        let mut s = assemble::build_snapshot(
-            KernelData {
-                samples: Vec::new(),
-                offcpu: Vec::new(),
-                ..cur
-            },
-            plan,
-            detached,
-            processes.values().cloned().collect(),
-            Vec::new(),
-            String::new(),
-            start.elapsed().as_secs_f64(),
-            Vec::new(),
-        );
-        // The metrics need sample totals per node and layer only (and no off-CPU records).
-        s.profile = (!self.profile.is_empty()).then(|| self.profile.layer_totals());
-        s
-    }
-
-    /// The run's profile and off-CPU records, summed over the windows.
-    fn totals(&mut self, sampling: bool) -> (Option<CpuProfile>, Vec<OffCpuRecord>) {
-        (
-            sampling.then(|| self.profile.profile()),
-            std::mem::take(&mut self.offcpu),
-        )
-    }
-}
-
-/// Removes the probes of functions called more often than the budget allows, every 250 ms.
-struct BudgetWatch {
-    last: Instant,
-    entries: std::collections::HashMap<u32, u64>,
-    detached: Vec<crate::probe_plan::Detached>,
-}
-
-impl BudgetWatch {
-    fn new() -> Self {
-        BudgetWatch {
-            last: Instant::now(),
-            entries: Default::default(),
-            detached: Vec::new(),
-        }
-    }
-
-    fn check(
-        &mut self,
-        attached: &mut Attached,
-        plan: &ProbePlan,
-        limit: u64,
-        start: Instant,
-        status: &mut StatusLine,
-    ) -> Result<()> {
-        // Every quarter second: a hot function costs ~10 us a call until it is unprobed, so
-        // waiting a whole second under load costs more than the rest of tracing.
-        let dt = self.last.elapsed().as_secs_f64();
-        if dt < 0.25 {
-            return Ok(());
-        }
-        let now = attached.function_entries()?;
-        let rate = |func: u32| {
-            now.get(&func)
-                .copied()
-                .unwrap_or(0)
-                .saturating_sub(self.entries.get(&func).copied().unwrap_or(0)) as f64
-                / dt
-        };
-        let mut over: Vec<(u32, f64)> = now
-            .keys()
-            .map(|&f| (f, rate(f)))
-            .filter(|&(f, r)| r > limit as f64 && !self.detached.iter().any(|d| d.func == f))
-            .collect();
-        // Roles depend on the role functions: a hot one is only removed while another role
-        // function of the same binary stays probed within the budget (the leader's
-        // `Raft::sendAppendEntries` runs thousands of times a second under load; roles then
-        // rest on `Raft::doHeartBeat`). The last one left is never removed.
-        over.retain(|&(func, _)| {
-            if !plan.role_funcs.contains(&func) {
-                return true;
-            }
-            let binary = plan.probes.get(func as usize).map(|p| &p.binary);
-            plan.role_funcs.iter().any(|&other| {
-                other != func
-                    && plan.probes.get(other as usize).map(|p| &p.binary) == binary
-                    && !self.detached.iter().any(|d| d.func == other)
-                    && rate(other) <= limit as f64
-            })
-        });
-        for (func, rate) in over {
-            attached.unprobe_function(func)?;
-            let name = plan
-                .probes
-                .get(func as usize)
-                .map(|p| p.demangled.as_str())
-                .unwrap_or("?");
-            status.println(&format!(
-                "tracer: {name}: {rate:.0} calls/s is over the probe budget ({limit}/s); its \
-                 uprobes are removed and its layer is attributed by stacks from now on"
-            ));
-            self.detached.push(crate::probe_plan::Detached {
-                func,
-                at_s: start.elapsed().as_secs_f64(),
-                calls_per_s: rate,
-            });
-        }
-        self.entries = now;
-        self.last = Instant::now();
-        Ok(())
-    }
 }
 
 /// Pids of the processes still alive.

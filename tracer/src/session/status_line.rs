@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use aya::maps::PerCpuArray;
 use tracer_common::DROP_REASONS;
 
-use crate::attach::Attached;
+use crate::kernel::attach::Attached;
 
 const REDRAW: Duration = Duration::from_secs(1);
 

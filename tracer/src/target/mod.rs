@@ -1,9 +1,18 @@
-//! What to trace: processes named by pid or comm, or a command tracer starts itself.
+//! What to trace, and what user space reads about it from /proc and the file system.
+//!
+//! In: the user's `--pid` / `--comm` / `-- CMD` ([`TargetSpec`]). Out: the pids to trace, or a
+//! [`HeldChild`] that waits until the programs are attached; process names, command lines and
+//! open fds ([`procfs`]); disk counters, process I/O and data-dir sizes over the run
+//! ([`diskstats`], [`disk_watch`]); and the checks that fail a doomed run before anything is
+//! attached ([`preflight`]). Never: loads BPF or reads a kernel map (that is `kernel/`).
+
+pub mod disk_watch;
+pub mod diskstats;
+pub mod preflight;
+pub mod procfs;
 
 use anyhow::{bail, Context, Result};
 use std::ffi::CString;
-
-use crate::procfs;
 
 /// How the user said what to trace.
 #[derive(Clone, Debug)]

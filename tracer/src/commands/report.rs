@@ -4,10 +4,10 @@
 use anyhow::Result;
 use std::path::Path;
 
-use crate::output::session;
+use crate::output::session_folder;
 
 /// Re-renders the session folder `dir`; returns the files written.
 pub fn rerender(dir: &Path) -> Result<Vec<std::path::PathBuf>> {
-    let snapshot = session::load_snapshot(dir)?;
-    session::render(&snapshot, dir)
+    let snapshot = session_folder::load_snapshot(dir)?;
+    session_folder::render(&snapshot, dir)
 }

@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use std::os::fd::OwnedFd;
 use std::time::{Duration, Instant};
 
-use crate::attach::Attached;
+use crate::kernel::attach::Attached;
 use crate::output::metrics::SelfOverhead;
 
 /// How long BPF statistics stay on in each period.
@@ -68,7 +68,7 @@ impl BpfCostMeter {
     fn start_slice(&mut self, attached: &Attached) {
         self.next_start = Some(Instant::now() + PERIOD);
         // Without statistics (an old kernel) nothing is sampled and the report says so.
-        if let Some(fd) = crate::attach::enable_bpf_stats() {
+        if let Some(fd) = crate::kernel::attach::enable_bpf_stats() {
             let before = per_program(attached);
             self.slice = Some((fd, Instant::now(), before));
         }

@@ -8,7 +8,7 @@ use tracer_common::{
     SyscallStats, DROP_NAMES, DROP_REASONS,
 };
 
-use crate::attach::Attached;
+use crate::kernel::attach::Attached;
 use crate::model::{FdKind, Stats};
 
 /// Everything the kernel side has aggregated so far.

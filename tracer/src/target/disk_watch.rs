@@ -4,9 +4,9 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
-use crate::diskstats::{self, DiskCounters};
 use crate::model::{DataDir, DiskReport, FileRecord, ProcessIo, Stats};
-use crate::procfs::{self, OpenFd};
+use crate::target::diskstats::{self, DiskCounters};
+use crate::target::procfs::{self, OpenFd};
 
 #[derive(Default)]
 pub struct DiskWatch {

@@ -5,17 +5,14 @@
 //! application's own code, and patterns that live in shared libraries (libstdc++, protobuf) are
 //! `stack_only`, which needs no resolving.
 
-pub mod elf;
-pub mod hot;
-pub mod names;
-
 use anyhow::{Context, Result};
 use serde::Serialize;
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
+use super::elf::{ElfFunction, ElfFunctions};
+use super::{elf, hot, names};
 use crate::profile::{Pattern, Profile};
-use elf::{ElfFunction, ElfFunctions};
 
 /// A function to probe: one per entry address, the first layer and pattern that matched it.
 #[derive(Debug, Clone, Serialize)]

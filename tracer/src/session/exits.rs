@@ -45,7 +45,7 @@ impl ExitWatch {
     pub fn exited(&mut self) -> Vec<u32> {
         let mut out = std::mem::take(&mut self.gone);
         self.polled.retain(|&pid| {
-            let alive = crate::procfs::is_alive(pid);
+            let alive = crate::target::procfs::is_alive(pid);
             if !alive {
                 out.push(pid);
             }

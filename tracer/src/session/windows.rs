@@ -5,11 +5,17 @@
 //! their running sum. Each window is written as `windows/window_NNNN.json` (bounded retention).
 
 use anyhow::{Context, Result};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
+use std::time::Instant;
 
-use crate::collect::KernelData;
-use crate::model::{CpuProfile, OffCpuRecord, Snapshot, Stats};
+use crate::kernel::attach::Attached;
+use crate::kernel::collect::{self, KernelData};
+use crate::model::assemble;
+use crate::model::{CpuProfile, OffCpuRecord, ProcessInfo, Snapshot, Stats};
+use crate::profile::probe_plan::{Detached, ProbePlan};
+use crate::session::overhead::{self, BpfCostMeter};
+use crate::symbols::symbolize::StackSymbolizer;
 
 /// Subtracts `b` from `a`: counts, sums and buckets. `max_ns` cannot be subtracted: it stays
 /// the maximum seen so far in the run.
@@ -352,6 +358,130 @@ impl WindowWriter {
     /// Windows written so far.
     pub fn count(&self) -> u32 {
         self.next - 1
+    }
+}
+
+/// Continuous mode: closes windows and keeps the running totals of drained data.
+pub(super) struct WindowCloser {
+    pub(super) last: Instant,
+    started_at: String,
+    /// Cumulative counters at the last window.
+    prev: KernelData,
+    pub(super) profile: ProfileAccumulator,
+    offcpu: Vec<OffCpuRecord>,
+    writer: WindowWriter,
+    /// `-F`, when sampling.
+    sample_freq: Option<u64>,
+    invocation: Vec<String>,
+}
+
+impl WindowCloser {
+    pub(super) fn new(opts: &super::RunOptions) -> Self {
+        WindowCloser {
+            sample_freq: opts.sample_freq,
+            invocation: opts.invocation.clone(),
+            last: Instant::now(),
+            started_at: chrono::Local::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, false),
+            prev: KernelData::default(),
+            profile: Default::default(),
+            offcpu: Vec::new(),
+            writer: WindowWriter::new(&opts.out_dir, opts.keep_windows),
+        }
+    }
+
+    pub(super) fn written(&self) -> u32 {
+        self.writer.count()
+    }
+
+    /// Reads the kernel maps, drains samples and stacks, writes the window's snapshot, adds
+    /// it to the running totals. Returns the cumulative kernel data (counters).
+    pub(super) fn close(
+        &mut self,
+        attached: &mut Attached,
+        plan: &ProbePlan,
+        detached: &[Detached],
+        processes: &BTreeMap<u32, ProcessInfo>,
+        symbolizer: &mut StackSymbolizer,
+        bpf_cost: &BpfCostMeter,
+    ) -> Result<KernelData> {
+        let cur = collect::read(attached)?;
+        collect::drain_stacks(attached)?;
+        let d = delta(&cur, &self.prev);
+        let offcpu = assemble::build_offcpu(&d.offcpu, plan, symbolizer);
+        let profile = self.sample_freq.map(|freq| {
+            assemble::build_profile(&d.samples, d.samples_taken, freq, plan, symbolizer)
+        });
+        let seconds = self.last.elapsed().as_secs_f64();
+        let mut window = assemble::build_snapshot(
+            d,
+            plan,
+            detached,
+            processes.values().cloned().collect(),
+            Vec::new(),
+            std::mem::replace(
+                &mut self.started_at,
+                chrono::Local::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, false),
+            ),
+            seconds,
+            self.invocation.clone(),
+        );
+        window.offcpu = offcpu;
+        window.profile = profile;
+        window.self_cost = Some(overhead::self_cost(&overhead::measure(bpf_cost)));
+        self.writer.write(&window)?;
+        if let Some(p) = &window.profile {
+            self.profile.add(p);
+        }
+        merge_offcpu(&mut self.offcpu, &window.offcpu);
+        self.prev = KernelData {
+            samples: Vec::new(),
+            offcpu: Vec::new(),
+            ..cur.clone()
+        };
+        self.last = Instant::now();
+        // A busy window's transient buffers would otherwise stay in the allocator's free
+        // lists: give them back so the resident size reflects what tracer keeps, not its
+        // busiest window.
+        // SAFETY: malloc_trim only releases free memory.
+        unsafe { libc::malloc_trim(0) };
+        Ok(cur)
+    }
+
+    /// The run so far as one snapshot for the metrics endpoint: cumulative counters `cur` and
+    /// CPU sample totals per node and layer summed over the windows (counters never go down).
+    pub(super) fn cumulative(
+        &self,
+        cur: KernelData,
+        plan: &ProbePlan,
+        detached: &[Detached],
+        processes: &BTreeMap<u32, ProcessInfo>,
+        start: Instant,
+    ) -> Snapshot {
+        let mut s = assemble::build_snapshot(
+            KernelData {
+                samples: Vec::new(),
+                offcpu: Vec::new(),
+                ..cur
+            },
+            plan,
+            detached,
+            processes.values().cloned().collect(),
+            Vec::new(),
+            String::new(),
+            start.elapsed().as_secs_f64(),
+            Vec::new(),
+        );
+        // The metrics need sample totals per node and layer only (and no off-CPU records).
+        s.profile = (!self.profile.is_empty()).then(|| self.profile.layer_totals());
+        s
+    }
+
+    /// The run's profile and off-CPU records, summed over the windows.
+    pub(super) fn totals(&mut self, sampling: bool) -> (Option<CpuProfile>, Vec<OffCpuRecord>) {
+        (
+            sampling.then(|| self.profile.profile()),
+            std::mem::take(&mut self.offcpu),
+        )
     }
 }
 

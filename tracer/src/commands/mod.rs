@@ -1,0 +1,14 @@
+//! The subcommands besides `run`, each thin over the library.
+//!
+//! In: flags parsed by `cli/`. Out: text on stdout, or files in a session folder. Never:
+//! loads BPF (tracing is `session/`).
+//!
+//! - [`probes`]: `tracer probes`, the dry run of layer probing.
+//! - [`profile`]: `tracer profile`, print the built-in layer profile or check one.
+//! - [`report`]: `tracer report DIR`, re-render a saved session from its `snapshot.json`.
+//! - [`diff`]: `tracer diff A B`, a differential flamegraph between two sessions.
+
+pub mod diff;
+pub mod probes;
+pub mod profile;
+pub mod report;

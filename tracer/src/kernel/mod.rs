@@ -1,0 +1,17 @@
+//! The kernel side as user space sees it: loading tracer's eBPF object, attaching its
+//! programs and telling them what to trace ([`attach`]), and reading what they aggregated
+//! ([`collect`]).
+//!
+//! In: the [`crate::profile::probe_plan::ProbePlan`] (function file offsets and ids), the pids
+//! to trace, the sampling frequency. Out: [`collect::KernelData`]: counters and histograms
+//! summed over CPUs, samples and off-CPU records with their stack addresses, drained every
+//! window. The layout of every map is `tracer-common`'s (the kernel/user contract, see
+//! `docs/ARCHITECTURE.md`). Never: names, symbolises or judges anything; ids, addresses and
+//! raw counts only (turning them into a Snapshot is [`crate::model::assemble`]).
+//!
+//! Maps are still looked up by string name through [`attach::Attached::map`] from
+//! `session/status_line.rs` too; typed readers here are meant to become the only code that
+//! names a map.
+
+pub mod attach;
+pub mod collect;

@@ -1,0 +1,19 @@
+//! Names, both ways: from a profile's C++ patterns to the addresses uprobes attach at, and from
+//! sampled instruction pointers back to demangled function names.
+//!
+//! In: a [`crate::profile::Profile`] and a binary path ([`resolve`]); pids and addresses
+//! ([`symbolize`]). Out: the functions each pattern matched, with file offsets and cost
+//! warnings ([`resolve::Resolution`]); frame names for stacks. Never: loads BPF or attaches
+//! anything; it only reads ELF files, /proc/PID/maps and /proc/kallsyms.
+//!
+//! - [`names`]: C++ name patterns (`ci:`, alternatives, globs) and how they match.
+//! - [`elf`]: the function symbols of one ELF file, demangled, with file offsets.
+//! - [`resolve`]: which functions of a binary each pattern names, with near misses.
+//! - [`hot`]: cheap static signs that a matched function is too hot to probe.
+//! - [`symbolize`]: addresses to names with blazesym, processes' maps cached while they live.
+
+pub mod elf;
+pub mod hot;
+pub mod names;
+pub mod resolve;
+pub mod symbolize;
