@@ -91,11 +91,11 @@ pub(crate) fn spawn(client: &Path, config: &Path, opts: &ClientOpts) -> Result<R
         (None, Some(d)) => cmd.args(["--duration-s", &d.as_secs_f64().to_string()]),
         _ => bail!("ClientOpts needs exactly one of ops_per_thread and duration"),
     };
-    let child = cmd
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .context("running raftkv-client")?;
+    let child = crate::proc_util::spawn_tracked(
+        cmd.stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped()),
+    )
+    .context("running raftkv-client")?;
     Ok(RunningClient { child: Some(child) })
 }
 
@@ -106,12 +106,28 @@ impl RunningClient {
 
     /// Waits for the client to finish its load and returns its summary.
     pub fn finish(mut self) -> Result<ClientReport> {
-        let out = self
-            .child
-            .take()
-            .context("client already finished")?
-            .wait_with_output()
-            .context("waiting for raftkv-client")?;
+        let mut child = self.child.take().context("client already finished")?;
+        // Read both pipes to their end (the client has exited or closed them), then forget
+        // the pid and reap it: once reaped its number may be reused.
+        let mut err_pipe = child.stderr.take().context("client stderr")?;
+        let err_reader = std::thread::spawn(move || {
+            let mut v = Vec::new();
+            let _ = std::io::Read::read_to_end(&mut err_pipe, &mut v);
+            v
+        });
+        let mut stdout_bytes = Vec::new();
+        if let Some(mut o) = child.stdout.take() {
+            std::io::Read::read_to_end(&mut o, &mut stdout_bytes)
+                .context("reading client stdout")?;
+        }
+        let stderr_bytes = err_reader.join().unwrap_or_default();
+        crate::reaper::untrack(child.id());
+        let status = child.wait().context("waiting for raftkv-client")?;
+        let out = std::process::Output {
+            status,
+            stdout: stdout_bytes,
+            stderr: stderr_bytes,
+        };
         let stdout = String::from_utf8_lossy(&out.stdout);
         let line = stdout
             .lines()
@@ -132,8 +148,7 @@ impl Drop for RunningClient {
     fn drop(&mut self) {
         // Only reached when `finish` was not called (an error path): do not leave it running.
         if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
+            crate::proc_util::kill_and_reap(&mut c);
         }
     }
 }

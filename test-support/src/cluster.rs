@@ -2,14 +2,16 @@
 //! the config, one data dir per node and the nodes' stderr logs.
 
 use anyhow::{bail, Context, Result};
+use std::collections::BTreeMap;
 use std::fs::{self, File, OpenOptions};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::client::{self, ClientOpts, ClientReport};
+use crate::entry_log::EntryLog;
 use crate::fixture::{fixture_bins, FixtureBins, Variant};
-use crate::ground_truth::GroundTruth;
+use crate::ground_truth::{CrashReport, GroundTruth};
 use crate::ports::free_ports;
 use crate::proc_util::{kill_and_reap, send_signal, wait_timeout};
 use crate::status::{self, NodeStatus, Role};
@@ -48,6 +50,17 @@ pub struct ClusterOpts {
     pub start_paused: bool,
     /// Appended to every node's command line, e.g. `--burn-applier-us 50`.
     pub extra_node_args: Vec<String>,
+    /// Appended to one node's command line only (node index → args), after
+    /// `extra_node_args`, e.g. `--delay-follower-persist-us 3000` on node 2. Not in launcher
+    /// mode (one command line for every node).
+    pub per_node_args: BTreeMap<usize, Vec<String>>,
+    /// Nodes run with the cluster's root dir as working directory (`--cwd`) and write a log
+    /// line per applied entry and per heartbeat to their stdout, made a file there
+    /// (`--log-file raftkv-node{id}.out`: see [`Cluster::stdout_log_path`]). The raft state
+    /// files are under the same directory (`node<i>/`): a log in the working directory.
+    pub log_in_cwd: bool,
+    /// Every node records its per-entry timeline (`--entry-log`): see [`Cluster::entry_log`].
+    pub entry_log: bool,
     /// Run the nodes from a copy of the node binary under this name (at most 15 bytes: the
     /// kernel's comm), so `tracer run --comm NAME` finds this cluster's nodes and no other
     /// test's. See [`unique_node_name`].
@@ -71,6 +84,9 @@ impl Default for ClusterOpts {
             launcher: false,
             start_paused: false,
             extra_node_args: Vec::new(),
+            per_node_args: BTreeMap::new(),
+            log_in_cwd: false,
+            entry_log: false,
             node_name: None,
         }
     }
@@ -96,6 +112,15 @@ impl Cluster {
     pub fn start(opts: ClusterOpts) -> Result<Cluster> {
         if opts.nodes == 0 {
             bail!("a cluster needs at least one node");
+        }
+        if opts.launcher && !opts.per_node_args.is_empty() {
+            bail!("per_node_args needs one process per node: not with launcher");
+        }
+        if let Some(i) = opts.per_node_args.keys().find(|&&i| i >= opts.nodes) {
+            bail!(
+                "per_node_args names node {i} of a {}-node cluster",
+                opts.nodes
+            );
         }
         let mut bins = fixture_bins(opts.variant)?;
         let dir = tempfile::Builder::new()
@@ -178,6 +203,55 @@ impl Cluster {
         self.ports[i]
     }
 
+    /// Node `i`'s stdout log in the working directory (`log_in_cwd`).
+    pub fn stdout_log_path(&self, i: usize) -> PathBuf {
+        self.dir().join(format!("raftkv-node{i}.out"))
+    }
+
+    /// Where node `i` writes its per-entry timeline (`entry_log`), when it stops.
+    pub fn entry_log_path(&self, i: usize) -> PathBuf {
+        self.data_dir(i).join("entries.jsonl")
+    }
+
+    /// Node `i`'s per-entry timeline (written when it stopped).
+    pub fn entry_log(&self, i: usize) -> Result<EntryLog> {
+        EntryLog::read(&self.entry_log_path(i))
+    }
+
+    /// `<data_dir(i)>/crash.json`, written by node `i` just before it crashed on command.
+    pub fn crash_report(&self, i: usize) -> Result<CrashReport> {
+        let path = self.data_dir(i).join("crash.json");
+        let text = fs::read_to_string(&path).with_context(|| {
+            format!(
+                "reading {} (log {})",
+                path.display(),
+                self.log_path(i).display()
+            )
+        })?;
+        serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))
+    }
+
+    /// Waits up to `timeout` for node `i` to exit on its own (a crash) and reaps it; the node
+    /// then counts as stopped. Not in launcher mode (the launcher reaps its children).
+    pub fn wait_node_exit(&mut self, i: usize, timeout: Duration) -> Result<ExitStatus> {
+        if self.opts.launcher {
+            bail!("wait_node_exit: nodes are the launcher's children in launcher mode");
+        }
+        let Some(child) = self.nodes[i].as_mut() else {
+            bail!("node {i} is not running");
+        };
+        match wait_timeout(child, timeout)? {
+            Some(status) => {
+                self.nodes[i] = None;
+                Ok(status)
+            }
+            None => bail!(
+                "node {i} still runs after {timeout:?}; log {}",
+                self.log_path(i).display()
+            ),
+        }
+    }
+
     fn common_args(&self, cmd: &mut Command) {
         cmd.arg("--config")
             .arg(self.config_path())
@@ -185,6 +259,15 @@ impl Cluster {
             .args(["--heartbeat-ms", &self.opts.heartbeat_ms.to_string()]);
         if self.opts.start_paused {
             cmd.arg("--start-paused");
+        }
+        if self.opts.log_in_cwd {
+            cmd.arg("--cwd")
+                .arg(self.dir())
+                .args(["--log-file", "raftkv-node{id}.out"]);
+        }
+        if self.opts.entry_log {
+            cmd.arg("--entry-log")
+                .arg(self.dir().join("node{id}").join("entries.jsonl"));
         }
         cmd.args(&self.opts.extra_node_args);
     }
@@ -204,10 +287,13 @@ impl Cluster {
             .arg("--data-dir")
             .arg(self.data_dir(i));
         self.common_args(&mut cmd);
+        if let Some(extra) = self.opts.per_node_args.get(&i) {
+            cmd.args(extra);
+        }
         cmd.stdin(Stdio::null())
             .stdout(log.try_clone()?)
             .stderr(log);
-        crate::spawn_retrying(&mut cmd)
+        crate::proc_util::spawn_tracked(&mut cmd)
             .with_context(|| format!("spawning {}", self.bins.node.display()))
     }
 
@@ -221,7 +307,8 @@ impl Cluster {
         cmd.stdin(Stdio::null())
             .stdout(log.try_clone()?)
             .stderr(log);
-        crate::spawn_retrying(&mut cmd).context("spawning launcher")
+        // Its children die with it (PR_SET_PDEATHSIG), so tracking the launcher is enough.
+        crate::proc_util::spawn_tracked(&mut cmd).context("spawning launcher")
     }
 
     /// Pid of node `i`. In launcher mode, the forked child's pid (read from
@@ -277,13 +364,30 @@ impl Cluster {
             }
             None => (0..self.opts.nodes)
                 .filter(|&i| self.nodes[i].is_some())
-                .try_for_each(|i| {
-                    // Before its pid file, a node may not have blocked SIGUSR1 yet and would
-                    // die of it (a gRPC node takes tens of ms to load its libraries).
-                    self.pid_file(i)?;
-                    send_signal(self.node_pid(i)?, libc::SIGUSR1)
-                }),
+                .try_for_each(|i| self.resume_node(i)),
         }
+    }
+
+    /// Lets node `i` (started with `start_paused`) run, alone (not in launcher mode). Waits
+    /// first for the pid file the node writes once it blocks its signals: a SIGUSR1 any
+    /// earlier would kill it.
+    pub fn resume_node(&self, i: usize) -> Result<()> {
+        if self.opts.launcher {
+            bail!("resume_node: launcher mode resumes all nodes at once (resume)");
+        }
+        // Before its pid file, a node may not have blocked SIGUSR1 yet and would die of it (a
+        // gRPC node takes tens of ms to load its libraries). The file must hold this very
+        // process's pid: a restarted node's data dir still has its predecessor's.
+        let pid = self.node_pid(i)?;
+        let path = self.data_dir(i).join("pid");
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while fs::read_to_string(&path).map_or(true, |s| s.trim() != pid.to_string()) {
+            if Instant::now() > deadline {
+                bail!("node {i} wrote no pid file at {}", path.display());
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        send_signal(pid, libc::SIGUSR1)
     }
 
     /// Raft status of node `i`, asked over RPC.
@@ -415,6 +519,13 @@ impl Cluster {
     /// SIGTERMs every running node, waits for clean exits and returns their
     /// ground truth in node order (nodes killed earlier are left out).
     pub fn stop(mut self) -> Result<Vec<GroundTruth>> {
+        self.stop_nodes()
+    }
+
+    /// [`Cluster::stop`], keeping the cluster's directory until the `Cluster` is dropped:
+    /// for reading what the nodes write when they stop besides the ground truth (entry
+    /// logs, per-save timings, stdout logs, state files).
+    pub fn stop_nodes(&mut self) -> Result<Vec<GroundTruth>> {
         let stopped = if let Some(mut parent) = self.launcher.take() {
             let pids = self.pids();
             let alive: Vec<usize> = (0..self.opts.nodes)

@@ -66,7 +66,7 @@ impl Variant {
     }
 }
 
-/// Paths of the three fixture executables for one variant.
+/// Paths of the fixture executables for one variant.
 #[derive(Debug, Clone)]
 pub struct FixtureBins {
     pub node: PathBuf,
@@ -74,6 +74,10 @@ pub struct FixtureBins {
     pub workload: PathBuf,
     /// `libraftcore.so`, which the node loads (shared-library variants only).
     pub lib: Option<PathBuf>,
+    /// `chain-burn`: CPU burnt in main → run → qsort (glibc) → compare_items → deep_leaf;
+    /// in the NoFp variant without frame pointers (stack-unwinding ground truth). Fp and NoFp
+    /// only (None in the layout variants: the program has no layout).
+    pub chain: Option<PathBuf>,
 }
 
 pub(crate) const NODE_SOURCES: &[&str] = &[
@@ -86,9 +90,19 @@ pub(crate) const NODE_SOURCES: &[&str] = &[
     "rpc.cpp",
     "raft.cpp",
     "node_main.cpp",
+    // Traits of real clusters, each behind a node switch (see fixture/README.md).
+    "kvserver.cpp",
+    "busy_poll.cpp",
+    "leak.cpp",
+    "node_log.cpp",
+    "crash.cpp",
+    "entry_log.cpp",
 ];
 pub(crate) const CLIENT_SOURCES: &[&str] = &["wire.cpp", "kv_conn_tcp.cpp", "client_main.cpp"];
 const WORKLOAD_SOURCES: &[&str] = &["workload_main.cpp"];
+const CHAIN_SOURCES: &[&str] = &["chain_main.cpp"];
+/// So dladdr (chain-burn's own record of its stack) can name the chain's functions.
+const CHAIN_EXPORTS: &[&str] = &["deep_leaf", "compare_items", "run", "main"];
 
 /// Symbols the node must export so libstdc++ (a shared library) binds its
 /// write/writev calls to the fixture's counting hooks instead of libc's.
@@ -140,6 +154,7 @@ pub fn fixture_bins(variant: Variant) -> Result<FixtureBins> {
         lib: variant
             .is_shared_lib()
             .then(|| out.join(crate::fixture_layouts::LIB_NAME)),
+        chain: matches!(variant, Variant::Fp | Variant::NoFp).then(|| out.join("chain-burn")),
     };
 
     let _lock = lock_dir(&out)?;
@@ -152,11 +167,14 @@ pub fn fixture_bins(variant: Variant) -> Result<FixtureBins> {
         crate::fixture_layouts::build(variant, &src, &out, &bins, newest_source)?;
         return Ok(bins);
     }
-    let jobs: Vec<(&Path, &[&str], &[&str])> = vec![
+    let mut jobs: Vec<(&Path, &[&str], &[&str])> = vec![
         (&bins.node, NODE_SOURCES, NODE_EXPORTS),
         (&bins.client, CLIENT_SOURCES, &[]),
         (&bins.workload, WORKLOAD_SOURCES, &[]),
     ];
+    if let Some(chain) = &bins.chain {
+        jobs.push((chain, CHAIN_SOURCES, CHAIN_EXPORTS));
+    }
     let mut running = Vec::new();
     for (bin, sources, exports) in jobs {
         if is_stale(bin, newest_source) {

@@ -22,6 +22,15 @@ pub fn spawn_retrying(cmd: &mut Command) -> std::io::Result<Child> {
     }
 }
 
+/// [`spawn_retrying`], the child tracked by [`crate::reaper`] (SIGKILLed if this process is
+/// interrupted). Whoever reaps it must untrack it first: `kill_and_reap` and `wait_timeout`
+/// do.
+pub(crate) fn spawn_tracked(cmd: &mut Command) -> std::io::Result<Child> {
+    let c = spawn_retrying(cmd)?;
+    crate::reaper::track(c.id());
+    Ok(c)
+}
+
 /// Sends `sig` to one process by pid.
 pub fn send_signal(pid: u32, sig: i32) -> Result<()> {
     // SAFETY: kill(2) with a pid we were given; no memory is involved.
@@ -88,6 +97,7 @@ pub(crate) fn wait_timeout(
     let deadline = Instant::now() + timeout;
     loop {
         if let Some(status) = child.try_wait()? {
+            crate::reaper::untrack(child.id());
             return Ok(Some(status));
         }
         if Instant::now() >= deadline {
@@ -100,6 +110,7 @@ pub(crate) fn wait_timeout(
 /// SIGKILLs and reaps `child`, ignoring errors (it may already be gone).
 pub(crate) fn kill_and_reap(child: &mut Child) {
     let _ = child.kill();
+    crate::reaper::untrack(child.id());
     let _ = child.wait();
 }
 

@@ -176,10 +176,13 @@ pub fn run(opts: &SoakOpts) -> Result<SoakReport> {
         .spawn()
         .context("starting tracer")?;
     let tracer_pid = tracer.id();
+    // An interrupted soak (Ctrl-C, SIGTERM) kills the tracer too, not only the cluster.
+    crate::reaper::track(tracer_pid);
     let mut lines = BufReader::new(tracer.stderr.take().context("tracer stderr")?).lines();
     let mut addr = None;
     loop {
         let Some(Ok(l)) = lines.next() else {
+            crate::reaper::untrack(tracer_pid);
             let _ = tracer.wait();
             bail!("tracer exited before it was tracing");
         };
@@ -245,6 +248,7 @@ pub fn run(opts: &SoakOpts) -> Result<SoakReport> {
     let client: ClientReport = client.finish()?;
     // SAFETY: signalling our own child.
     unsafe { libc::kill(tracer_pid as i32, libc::SIGTERM) };
+    crate::reaper::untrack(tracer_pid);
     let status = tracer.wait()?;
     let tail = tail.join().unwrap_or_default();
     if !status.success() {

@@ -222,6 +222,8 @@ fn start(mode: &Mode, tracer: &Path, pids: &[u32], out: &Path) -> Result<Option<
             }
         }
     };
+    // An interrupted bench stops its observer too (test-support stops the cluster).
+    tracer_test_support::reaper::track(observer.child.id());
     Ok(Some(observer))
 }
 
@@ -231,6 +233,7 @@ fn stop(obs: Observer) -> Result<Vec<String>> {
     let Observer { mut child, output } = obs;
     // SAFETY: signalling our own child by pid.
     unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    tracer_test_support::reaper::untrack(child.id());
     let status = child.wait()?;
     // perf and strace re-raise SIGINT after writing their output; tracer and bpftrace exit 0.
     use std::os::unix::process::ExitStatusExt;
