@@ -1,17 +1,20 @@
 //! pprof export, Prometheus exposition and the metrics endpoint, on canned snapshots (no root,
-//! no BPF). Each output is read back by an independent reader written here: a minimal protobuf
-//! decoder for pprof and a strict parser of the text exposition format; pprof files are also
-//! loaded by Go's own `go tool pprof`.
+//! no BPF). pprof is decoded by prost (the `profile.proto` structs of `output::pprof::proto`)
+//! and loaded by Go's own `go tool pprof`; the exposition text is read by a strict parser
+//! written here and checked by Prometheus's own `promtool check metrics`.
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::{Read, Write};
+
+use prost::Message as _;
 use std::net::{TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
 
 use tracer::analyse::findings::canned::{stats, Canned};
 use tracer::model::{FdKind, FunctionRecord, HistScale, Snapshot, Stats};
+use tracer::output::metrics::table::METRICS;
 use tracer::output::metrics::{render, SelfOverhead};
-use tracer::output::pprof;
+use tracer::output::pprof::{self, proto};
 use tracer::session::metrics_server::MetricsServer;
 
 mod common;
@@ -19,97 +22,24 @@ use common::go_pprof::{go_pprof_traces, GoTrace};
 
 // ---------------------------------------------------------------- pprof
 
-/// A protobuf field value as the wire format has it.
-#[derive(Clone, Debug)]
-enum V {
-    Int(u64),
-    Bytes(Vec<u8>),
-}
-
-fn varint(b: &[u8], i: &mut usize) -> u64 {
-    let (mut v, mut shift) = (0u64, 0);
-    loop {
-        let byte = b[*i];
-        *i += 1;
-        v |= u64::from(byte & 0x7f) << shift;
-        if byte & 0x80 == 0 {
-            return v;
-        }
-        shift += 7;
-        assert!(shift < 70, "varint too long");
-    }
-}
-
-/// All fields of a message, in order; panics on wire types pprof never uses.
-fn fields(b: &[u8]) -> Vec<(u64, V)> {
-    let (mut out, mut i) = (Vec::new(), 0);
-    while i < b.len() {
-        let key = varint(b, &mut i);
-        let (field, wire) = (key >> 3, key & 7);
-        assert!(field > 0, "field number 0");
-        match wire {
-            0 => out.push((field, V::Int(varint(b, &mut i)))),
-            2 => {
-                let n = varint(b, &mut i) as usize;
-                assert!(i + n <= b.len(), "length past the end");
-                out.push((field, V::Bytes(b[i..i + n].to_vec())));
-                i += n;
-            }
-            w => panic!("unexpected wire type {w}"),
-        }
-    }
-    assert_eq!(i, b.len());
-    out
-}
-
-fn ints(f: &[(u64, V)], n: u64) -> Vec<u64> {
-    // Repeated varints, packed or not.
-    let mut out = Vec::new();
-    for (k, v) in f {
-        if *k == n {
-            match v {
-                V::Int(x) => out.push(*x),
-                V::Bytes(b) => {
-                    let mut i = 0;
-                    while i < b.len() {
-                        out.push(varint(b, &mut i));
-                    }
-                }
-            }
-        }
-    }
-    out
-}
-
-fn int(f: &[(u64, V)], n: u64) -> u64 {
-    ints(f, n).last().copied().unwrap_or(0)
-}
-
-fn msgs(f: &[(u64, V)], n: u64) -> Vec<Vec<(u64, V)>> {
-    f.iter()
-        .filter(|(k, _)| *k == n)
-        .map(|(_, v)| match v {
-            V::Bytes(b) => fields(b),
-            V::Int(_) => panic!("field {n} is not a message"),
-        })
-        .collect()
-}
-
 /// (function names leaf first, values, labels) of one sample.
-type DecodedSample = (Vec<String>, Vec<u64>, BTreeMap<String, String>);
+type DecodedSample = (Vec<String>, Vec<i64>, BTreeMap<String, String>);
 
 /// What the tests read from a decoded profile.
 struct Decoded {
     strings: Vec<String>,
     sample_types: Vec<(String, String)>,
     period_type: (String, String),
-    period: u64,
-    duration_nanos: u64,
+    period: i64,
+    duration_nanos: i64,
     samples: Vec<DecodedSample>,
     /// function name → (file name, mapping file name)
     functions: HashMap<String, (String, String)>,
 }
 
+/// Gunzips and decodes with prost (the same `profile.proto` structs the writer fills), then
+/// resolves every index the way a pprof reader must: string 0 is "", ids are unique and
+/// non-zero, every referenced id exists.
 fn decode(gz: &[u8]) -> Decoded {
     assert_eq!(&gz[..3], &[0x1f, 0x8b, 8], "gzip magic + deflate");
     let mut raw = Vec::new();
@@ -117,72 +47,60 @@ fn decode(gz: &[u8]) -> Decoded {
     flate2::read::GzDecoder::new(gz)
         .read_to_end(&mut raw)
         .expect("valid gzip");
-    let p = fields(&raw);
-    let strings: Vec<String> = p
-        .iter()
-        .filter(|(k, _)| *k == 6)
-        .map(|(_, v)| match v {
-            V::Bytes(b) => String::from_utf8(b.clone()).unwrap(),
-            V::Int(_) => panic!("string is not bytes"),
-        })
-        .collect();
+    let p = proto::Profile::decode(raw.as_slice()).expect("a valid profile.proto message");
+    let strings = p.string_table.clone();
     assert_eq!(strings.first().map(String::as_str), Some(""), "string 0");
-    let s = |i: u64| strings[i as usize].clone();
-    let vt = |m: &Vec<(u64, V)>| (s(int(m, 1)), s(int(m, 2)));
+    let s = |i: i64| strings[usize::try_from(i).expect("string index")].clone();
+    let vt = |v: &proto::ValueType| (s(v.r#type), s(v.unit));
 
     let mut mappings = HashMap::new();
-    for m in msgs(&p, 3) {
-        let id = int(&m, 1);
-        assert!(id > 0);
-        assert!(mappings.insert(id, s(int(&m, 5))).is_none(), "mapping ids");
+    for m in &p.mapping {
+        assert!(m.id > 0);
+        assert!(
+            mappings.insert(m.id, s(m.filename)).is_none(),
+            "mapping ids"
+        );
     }
     let mut funcs = HashMap::new();
-    for f in msgs(&p, 5) {
-        let id = int(&f, 1);
-        assert!(id > 0);
+    for f in &p.function {
+        assert!(f.id > 0);
         assert!(
             funcs
-                .insert(id, (s(int(&f, 2)), s(int(&f, 3)), s(int(&f, 4))))
+                .insert(f.id, (s(f.name), s(f.system_name), s(f.filename)))
                 .is_none(),
             "function ids unique"
         );
     }
     let mut locs = HashMap::new();
     let mut functions = HashMap::new();
-    for l in msgs(&p, 4) {
-        let id = int(&l, 1);
-        let lines = msgs(&l, 4);
-        assert_eq!(lines.len(), 1, "one line per location");
-        let (name, system, file) = funcs[&int(&lines[0], 1)].clone();
+    for l in &p.location {
+        assert_eq!(l.line.len(), 1, "one line per location");
+        let (name, system, file) = funcs[&l.line[0].function_id].clone();
         assert_eq!(name, system);
-        let mapping_id = int(&l, 2);
-        let mapping = if mapping_id == 0 {
+        let mapping = if l.mapping_id == 0 {
             String::new()
         } else {
-            mappings[&mapping_id].clone()
+            mappings[&l.mapping_id].clone()
         };
         functions.insert(name.clone(), (file, mapping));
-        assert!(locs.insert(id, name).is_none(), "location ids unique");
+        assert!(locs.insert(l.id, name).is_none(), "location ids unique");
     }
-    let sample_types: Vec<_> = msgs(&p, 1).iter().map(vt).collect();
-    let samples = msgs(&p, 2)
+    let sample_types: Vec<_> = p.sample_type.iter().map(vt).collect();
+    let samples = p
+        .sample
         .iter()
         .map(|m| {
-            let stack = ints(m, 1).iter().map(|id| locs[id].clone()).collect();
-            let values = ints(m, 2);
-            assert_eq!(values.len(), sample_types.len());
-            let labels = msgs(m, 3)
-                .iter()
-                .map(|l| (s(int(l, 1)), s(int(l, 2))))
-                .collect();
-            (stack, values, labels)
+            let stack = m.location_id.iter().map(|id| locs[id].clone()).collect();
+            assert_eq!(m.value.len(), sample_types.len());
+            let labels = m.label.iter().map(|l| (s(l.key), s(l.str))).collect();
+            (stack, m.value.clone(), labels)
         })
         .collect();
     Decoded {
         sample_types,
-        period_type: vt(&msgs(&p, 11)[0]),
-        period: int(&p, 12),
-        duration_nanos: int(&p, 10),
+        period_type: vt(p.period_type.as_ref().expect("period_type")),
+        period: p.period,
+        duration_nanos: p.duration_nanos,
         samples,
         functions,
         strings,
@@ -271,7 +189,7 @@ fn pprof_round_trip_of_three_stacks() {
     assert_eq!(values[0], 7);
     assert_eq!(labels["pid"], "200");
 
-    let total: u64 = d.samples.iter().map(|x| x.1[0]).sum();
+    let total: i64 = d.samples.iter().map(|x| x.1[0]).sum();
     assert_eq!(total, 72);
     // One location per distinct frame: Raft::applier() and start_thread are shared.
     assert_eq!(d.functions.len(), 6);
@@ -814,6 +732,28 @@ fn metrics_are_valid_exposition_text_whose_values_are_the_snapshots() {
         2.0
     );
     assert_eq!(find(&m, "tracer_run_seconds", &[]).value, 15.0);
+
+    // Every family written is a row of the metric table, with its type and label names, and
+    // with overhead and a profile every row is written.
+    assert_eq!(types.len(), METRICS.len());
+    for row in METRICS {
+        assert_eq!(types[row.name], row.kind.as_str(), "{}", row.name);
+    }
+    for x in &m {
+        let row = METRICS
+            .iter()
+            .find(|r| x.name.starts_with(r.name))
+            .unwrap_or_else(|| panic!("{} is not in the table", x.name));
+        let mut names: Vec<&str> = x.labels.keys().map(String::as_str).collect();
+        names.retain(|l| *l != "le");
+        let mut want = row.labels.to_vec();
+        want.sort_unstable();
+        assert_eq!(names, want, "{}", x.name);
+    }
+    assert!(
+        text.contains("# HELP tracer_cpu_samples_total On-CPU stack samples (99 Hz per CPU)"),
+        "the frequency fills the help text"
+    );
 }
 
 #[test]
@@ -915,5 +855,42 @@ fn endpoint_errors_say_what_is_wrong_with_the_address() {
             .unwrap_or_else(|| panic!("{bad} accepted"))
             .to_string();
         assert!(e.contains("invalid metrics address"), "{bad}: {e}");
+    }
+}
+
+/// Prometheus's own linter reads the text: `promtool check metrics` parses it with the
+/// server's parser and applies the naming and help conventions, exiting non-zero on a problem.
+#[test]
+fn promtool_check_metrics_accepts_the_text() {
+    let overhead = SelfOverhead {
+        tracer_cpu_seconds: 1.25,
+        tracer_rss_bytes: 48 << 20,
+        bpf_programs: vec![("sys_enter".into(), 1_000_000, 250_000_000)],
+        bpf_sampled_seconds: 2.0,
+    };
+    for text in [
+        render(&metrics_snapshot(), Some(&overhead)),
+        render(&Canned::new(2.0).node(1).no_profile().build(), None),
+    ] {
+        let mut child = std::process::Command::new("promtool")
+            .args(["check", "metrics"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("promtool installed (cargo xtask setup installs Debian's prometheus)");
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(text.as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "promtool check metrics: {}{}\n{text}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 }

@@ -9,7 +9,8 @@ use crate::cmd::{self, workspace_root};
 
 /// Debian packages: LLVM 22 for bpf-linker, and the tools the tests and benchmarks compare
 /// against (strace, bpftrace, perf, iostat) or build with (g++), and the consumers the tests
-/// load tracer's outputs in (chromium for index.html, Go's `go tool pprof` for profile.pb.gz),
+/// load tracer's outputs in (chromium for index.html, Go's `go tool pprof` for profile.pb.gz,
+/// Prometheus's `promtool check metrics` for the metrics text),
 /// and gRPC + protobuf for the fixture's gRPC variant (built only when a test asks for it).
 const APT_PACKAGES: &[&str] = &[
     "llvm-22-dev",
@@ -21,6 +22,7 @@ const APT_PACKAGES: &[&str] = &[
     "g++",
     "chromium",
     "golang-go",
+    "prometheus",
     "libgrpc++-dev",
     "protobuf-compiler-grpc",
     "libprotobuf-dev",

@@ -21,6 +21,9 @@ use std::fmt::Write;
 use crate::model::{FdKind, Snapshot, Stats};
 use crate::symbols::names::qualified_name;
 
+pub mod table;
+use table::Metric;
+
 /// Content type of [`render`]'s output.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
@@ -71,42 +74,22 @@ pub fn render(snapshot: &Snapshot, overhead: Option<&SelfOverhead>) -> String {
         );
         sys.entry(key).or_default().merge(&r.stats);
     }
-    let sys_labels = |(pid, name, kind, layer): &(u32, String, &str, String)| {
-        labels(&[
-            ("node", &node(*pid)),
-            ("pid", &pid.to_string()),
-            ("syscall", name),
-            ("fd_kind", kind),
-            ("layer", layer),
-        ])
-    };
     type SysField = fn(&Stats) -> String;
-    let sys_families: [(&str, &str, SysField); 4] = [
-        ("tracer_syscalls_total", "Syscalls made.", |s| {
-            s.count.to_string()
-        }),
-        (
-            "tracer_syscall_errors_total",
-            "Syscalls that returned an error.",
-            |s| s.errors.to_string(),
-        ),
-        (
-            "tracer_syscall_seconds_total",
-            "Time spent inside syscalls.",
-            |s| seconds(s.total_ns),
-        ),
-        (
-            "tracer_syscall_bytes_total",
-            "Bytes moved by syscalls that move data (read/write/send/recv families).",
-            |s| s.bytes.to_string(),
-        ),
+    let sys_families: [(&Metric, SysField); 4] = [
+        (&table::SYSCALLS, |s| s.count.to_string()),
+        (&table::SYSCALL_ERRORS, |s| s.errors.to_string()),
+        (&table::SYSCALL_SECONDS, |s| seconds(s.total_ns)),
+        (&table::SYSCALL_BYTES, |s| s.bytes.to_string()),
     ];
-    for (name, help, value) in sys_families {
-        let lines = sys
-            .iter()
-            .map(|(k, s)| format!("{name}{} {}", sys_labels(k), value(s)))
-            .collect();
-        family(&mut out, name, help, "counter", lines);
+    for (metric, value) in sys_families {
+        let mut f = Family::new(metric);
+        for ((pid, name, kind, layer), s) in &sys {
+            f.sample(
+                &[&node(*pid), &pid.to_string(), name, kind, layer],
+                value(s),
+            );
+        }
+        f.write(&mut out);
     }
 
     // Probed functions, merged per short name (overloads and clones are one series).
@@ -125,45 +108,16 @@ pub fn render(snapshot: &Snapshot, overhead: Option<&SelfOverhead>) -> String {
         e.0 += f.entries;
         merge_latency(&mut e.1, &f.latency);
     }
-    let fn_labels = |(pid, layer, function): &(u32, String, String)| {
-        vec![
-            ("node", node(*pid)),
-            ("pid", pid.to_string()),
-            ("layer", layer.clone()),
-            ("function", function.clone()),
-        ]
-    };
-    let lines = funcs
-        .iter()
-        .map(|(k, (entries, _))| {
-            let l = fn_labels(k);
-            format!("tracer_function_calls_total{} {entries}", labels_owned(&l))
-        })
-        .collect();
-    family(
-        &mut out,
-        "tracer_function_calls_total",
-        "Calls of a probed function (uprobe entries; counting stops if it is unprobed for \
-         exceeding the probe budget).",
-        "counter",
-        lines,
-    );
-    let mut lines = Vec::new();
-    for (k, (_, lat)) in &funcs {
-        histogram_lines(
-            &mut lines,
-            "tracer_function_latency_seconds",
-            &fn_labels(k),
-            lat,
-        );
+    let mut calls = Family::new(&table::FUNCTION_CALLS);
+    let mut latency = Family::new(&table::FUNCTION_LATENCY);
+    for ((pid, layer, function), (entries, lat)) in &funcs {
+        let values = [node(*pid), pid.to_string(), layer.clone(), function.clone()];
+        let values: Vec<&str> = values.iter().map(String::as_str).collect();
+        calls.sample(&values, entries);
+        latency.histogram(&values, lat);
     }
-    family(
-        &mut out,
-        "tracer_function_latency_seconds",
-        "Latency of the probed function's calls whose return was seen.",
-        "histogram",
-        lines,
-    );
+    calls.write(&mut out);
+    latency.write(&mut out);
 
     // CPU samples per node and layer.
     if let Some(p) = &snapshot.profile {
@@ -172,50 +126,23 @@ pub fn render(snapshot: &Snapshot, overhead: Option<&SelfOverhead>) -> String {
             *per.entry((st.pid, st.layer.clone().unwrap_or_default()))
                 .or_default() += st.count;
         }
-        let lines = per
-            .iter()
-            .map(|((pid, layer), n)| {
-                format!(
-                    "tracer_cpu_samples_total{} {n}",
-                    labels(&[
-                        ("node", &node(*pid)),
-                        ("pid", &pid.to_string()),
-                        ("layer", layer)
-                    ])
-                )
-            })
-            .collect();
-        family(
-            &mut out,
-            "tracer_cpu_samples_total",
-            &format!(
-                "On-CPU stack samples ({} Hz per CPU) whose stack was recorded.",
-                p.freq_hz
-            ),
-            "counter",
-            lines,
-        );
+        let mut f = Family::new(&table::CPU_SAMPLES);
+        for ((pid, layer), n) in &per {
+            f.sample(&[&node(*pid), &pid.to_string(), layer], n);
+        }
+        f.help = table::CPU_SAMPLES
+            .help
+            .replace("{hz}", &p.freq_hz.to_string());
+        f.write(&mut out);
     }
 
-    let lines = snapshot
-        .drops
-        .iter()
-        .map(|(reason, n)| {
-            format!(
-                "tracer_lost_events_total{} {n}",
-                labels(&[("reason", reason)])
-            )
-        })
-        .collect();
-    family(
-        &mut out,
-        "tracer_lost_events_total",
-        "Events the kernel side could not record, by reason.",
-        "counter",
-        lines,
-    );
+    let mut f = Family::new(&table::LOST_EVENTS);
+    for (reason, n) in &snapshot.drops {
+        f.sample(&[reason], n);
+    }
+    f.write(&mut out);
 
-    let mut lines = Vec::new();
+    let mut f = Family::new(&table::NODE_ROLE);
     for r in &snapshot.roles {
         let Some(current) = r.final_role() else {
             continue;
@@ -224,124 +151,109 @@ pub fn render(snapshot: &Snapshot, overhead: Option<&SelfOverhead>) -> String {
         roles.sort_unstable();
         roles.dedup();
         for role in roles {
-            lines.push(format!(
-                "tracer_node_role{} {}",
-                labels(&[
-                    ("node", &node(r.pid)),
-                    ("pid", &r.pid.to_string()),
-                    ("role", role)
-                ]),
-                u8::from(role == current)
-            ));
+            f.sample(
+                &[&node(r.pid), &r.pid.to_string(), role],
+                u8::from(role == current),
+            );
         }
     }
-    family(
-        &mut out,
-        "tracer_node_role",
-        "1 for the node's current Raft role, 0 for the other roles it had during the run.",
-        "gauge",
-        lines,
-    );
+    f.write(&mut out);
 
-    family(
-        &mut out,
-        "tracer_run_seconds",
-        "Seconds covered by these figures (since tracing started).",
-        "gauge",
-        vec![format!("tracer_run_seconds {}", snapshot.duration_s)],
-    );
+    let mut f = Family::new(&table::RUN_SECONDS);
+    f.sample(&[], snapshot.duration_s);
+    f.write(&mut out);
 
     if let Some(o) = overhead {
-        family(
-            &mut out,
-            "tracer_self_cpu_seconds_total",
-            "CPU time (user + system) used by the tracer process itself.",
-            "counter",
-            vec![format!(
-                "tracer_self_cpu_seconds_total {}",
-                o.tracer_cpu_seconds
-            )],
-        );
-        family(
-            &mut out,
-            "tracer_self_rss_bytes",
-            "Resident memory of the tracer process.",
-            "gauge",
-            vec![format!("tracer_self_rss_bytes {}", o.tracer_rss_bytes)],
-        );
+        let mut f = Family::new(&table::SELF_CPU_SECONDS);
+        f.sample(&[], o.tracer_cpu_seconds);
+        f.write(&mut out);
+        let mut f = Family::new(&table::SELF_RSS_BYTES);
+        f.sample(&[], o.tracer_rss_bytes);
+        f.write(&mut out);
         let mut progs: BTreeMap<&str, (u64, u64)> = BTreeMap::new();
         for (p, runs, ns) in &o.bpf_programs {
             let e = progs.entry(p).or_default();
             e.0 += runs;
             e.1 += ns;
         }
-        let runs = progs
-            .iter()
-            .map(|(p, (r, _))| {
-                format!(
-                    "tracer_bpf_program_runs_total{} {r}",
-                    labels(&[("program", p)])
-                )
-            })
-            .collect();
-        family(
-            &mut out,
-            "tracer_bpf_program_runs_total",
-            "Runs of each eBPF program of the tracer while kernel BPF statistics were on \
-             (sampled: see tracer_bpf_stats_sampled_seconds_total).",
-            "counter",
-            runs,
-        );
-        let time = progs
-            .iter()
-            .map(|(p, (_, ns))| {
-                format!(
-                    "tracer_bpf_program_seconds_total{} {}",
-                    labels(&[("program", p)]),
-                    seconds(*ns)
-                )
-            })
-            .collect();
-        family(
-            &mut out,
-            "tracer_bpf_program_seconds_total",
-            "Kernel CPU time spent running each eBPF program of the tracer while kernel BPF \
-             statistics were on; divided by tracer_bpf_stats_sampled_seconds_total it is the \
-             share of a CPU.",
-            "counter",
-            time,
-        );
-        family(
-            &mut out,
-            "tracer_bpf_stats_sampled_seconds_total",
-            "Wall time kernel BPF statistics were on (they cost a clock read per program run, \
-             so tracer measures 1 s in every 10 s).",
-            "counter",
-            vec![format!(
-                "tracer_bpf_stats_sampled_seconds_total {}",
-                o.bpf_sampled_seconds
-            )],
-        );
+        let mut runs = Family::new(&table::BPF_PROGRAM_RUNS);
+        let mut time = Family::new(&table::BPF_PROGRAM_SECONDS);
+        for (p, (r, ns)) in &progs {
+            runs.sample(&[p], r);
+            time.sample(&[p], seconds(*ns));
+        }
+        runs.write(&mut out);
+        time.write(&mut out);
+        let mut f = Family::new(&table::BPF_STATS_SAMPLED_SECONDS);
+        f.sample(&[], o.bpf_sampled_seconds);
+        f.write(&mut out);
     }
     out
 }
 
-/// Writes one family (HELP, TYPE, its samples); nothing when it has no samples.
-fn family(out: &mut String, name: &str, help: &str, ty: &str, lines: Vec<String>) {
-    if lines.is_empty() {
-        return;
+/// The samples of one family, named and labelled as its [`Metric`] row says.
+struct Family {
+    metric: &'static Metric,
+    help: String,
+    lines: Vec<String>,
+}
+
+impl Family {
+    fn new(metric: &'static Metric) -> Family {
+        Family {
+            metric,
+            help: metric.help.to_string(),
+            lines: Vec::new(),
+        }
     }
-    let help = help.replace('\\', "\\\\").replace('\n', "\\n");
-    let _ = writeln!(out, "# HELP {name} {help}");
-    let _ = writeln!(out, "# TYPE {name} {ty}");
-    for l in lines {
-        out.push_str(&l);
-        out.push('\n');
+
+    /// `values` are the label values, in the order of the metric's `labels`.
+    fn sample(&mut self, values: &[&str], value: impl std::fmt::Display) {
+        let l = self.labels(values);
+        self.lines
+            .push(format!("{}{} {value}", self.metric.name, labels(&l)));
+    }
+
+    /// The `_bucket`, `_sum` and `_count` series of one latency histogram.
+    fn histogram(&mut self, values: &[&str], s: &Stats) {
+        let l = self.labels(values);
+        histogram_lines(&mut self.lines, self.metric.name, &l, s);
+    }
+
+    fn labels<'a>(&self, values: &[&'a str]) -> Vec<(&'static str, &'a str)> {
+        assert_eq!(
+            values.len(),
+            self.metric.labels.len(),
+            "{}: label values for {:?}",
+            self.metric.name,
+            self.metric.labels
+        );
+        self.metric
+            .labels
+            .iter()
+            .copied()
+            .zip(values.iter().copied())
+            .collect()
+    }
+
+    /// HELP, TYPE and the samples; nothing when there are no samples.
+    fn write(self, out: &mut String) {
+        if self.lines.is_empty() {
+            return;
+        }
+        let name = self.metric.name;
+        let help = self.help.replace('\\', "\\\\").replace('\n', "\\n");
+        let _ = writeln!(out, "# HELP {name} {help}");
+        let _ = writeln!(out, "# TYPE {name} {}", self.metric.kind.as_str());
+        for l in self.lines {
+            out.push_str(&l);
+            out.push('\n');
+        }
     }
 }
 
 /// `_bucket`, `_sum` and `_count` lines of one latency histogram.
-fn histogram_lines(out: &mut Vec<String>, name: &str, base: &[(&str, String)], s: &Stats) {
+fn histogram_lines(out: &mut Vec<String>, name: &str, base: &[(&str, &str)], s: &Stats) {
     let les: Vec<u64> = LE_POW2_NS.map(|p| 1u64 << p).collect();
     let mut cum = vec![0u64; les.len()];
     for (i, &n) in s.hist.iter().enumerate() {
@@ -357,24 +269,21 @@ fn histogram_lines(out: &mut Vec<String>, name: &str, base: &[(&str, String)], s
     let mut acc = 0u64;
     for (le, c) in les.iter().zip(&cum) {
         acc += c;
+        let le = seconds(*le);
         let mut l = base.to_vec();
-        l.push(("le", seconds(*le)));
+        l.push(("le", &le));
         // Clamped so a histogram whose buckets over-count (never expected) stays valid.
-        out.push(format!(
-            "{name}_bucket{} {}",
-            labels_owned(&l),
-            acc.min(s.count)
-        ));
+        out.push(format!("{name}_bucket{} {}", labels(&l), acc.min(s.count)));
     }
     let mut l = base.to_vec();
-    l.push(("le", "+Inf".to_string()));
-    out.push(format!("{name}_bucket{} {}", labels_owned(&l), s.count));
+    l.push(("le", "+Inf"));
+    out.push(format!("{name}_bucket{} {}", labels(&l), s.count));
     out.push(format!(
         "{name}_sum{} {}",
-        labels_owned(base),
+        labels(base),
         seconds(s.total_ns)
     ));
-    out.push(format!("{name}_count{} {}", labels_owned(base), s.count));
+    out.push(format!("{name}_count{} {}", labels(base), s.count));
 }
 
 /// Merges `b` into `a` even when their bucket layouts differ (never expected within one
@@ -426,11 +335,6 @@ fn labels(pairs: &[(&str, &str)]) -> String {
     }
     s.push('}');
     s
-}
-
-fn labels_owned(pairs: &[(&str, String)]) -> String {
-    let v: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    labels(&v)
 }
 
 /// Label value escaping of the text format: backslash, double quote and newline.

@@ -1,9 +1,8 @@
 //! The on-CPU profile as a gzip-compressed pprof `profile.proto` (`profile.pb.gz`), the format
 //! `go tool pprof`, Grafana Pyroscope and most profiling UIs load.
 //!
-//! The message is written by hand with a tiny protobuf writer below: the schema is small and
-//! stable (github.com/google/pprof/proto/profile.proto), and a hand writer keeps the field
-//! numbers next to the code that fills them instead of behind a build-time code generator.
+//! The message is built from `prost` derive structs of `profile.proto` ([`proto`]) and encoded
+//! by prost; this module only maps the model onto them.
 //!
 //! Mapping from the model:
 //! - sample types `samples/count` and `cpu/nanoseconds` (count × the sampling period), period
@@ -18,13 +17,17 @@
 //! - string labels `node`, `pid`, `thread` and `layer` (when known) on every sample, so
 //!   `go tool pprof -tagfocus layer=consensus` or a Pyroscope label filter works.
 
+pub mod proto;
+
 use std::collections::HashMap;
 use std::io::Write;
 use std::path::Path;
 
 use anyhow::{Context, Result};
+use prost::Message as _;
 
 use crate::model::{Snapshot, KERNEL_SUFFIX};
+use proto::{Function, Label, Line, Location, Mapping, Profile, Sample, ValueType};
 
 /// File name of a pprof export inside a session or window folder.
 pub const FILE_NAME: &str = "profile.pb.gz";
@@ -49,12 +52,17 @@ pub fn write(snapshot: &Snapshot, path: &Path) -> Result<()> {
 
 /// The `Profile` message before compression (what [`encode`] gzips).
 pub fn encode_uncompressed(snapshot: &Snapshot) -> Result<Vec<u8>> {
-    let profile = snapshot
+    Ok(profile(snapshot)?.encode_to_vec())
+}
+
+/// The snapshot's CPU profile as a pprof [`Profile`] message.
+pub fn profile(snapshot: &Snapshot) -> Result<Profile> {
+    let cpu = snapshot
         .profile
         .as_ref()
         .context("this session has no CPU profile (it ran with --no-sample)")?;
-    let period: i64 = if profile.freq_hz > 0 {
-        (1e9 / profile.freq_hz as f64).round() as i64
+    let period: i64 = if cpu.freq_hz > 0 {
+        (1e9 / cpu.freq_hz as f64).round() as i64
     } else {
         0
     };
@@ -66,38 +74,29 @@ pub fn encode_uncompressed(snapshot: &Snapshot) -> Result<Vec<u8>> {
         .iter()
         .map(|p| (p.pid, p.label()))
         .collect();
+    let mut out = Profile {
+        sample_type: vec![
+            value_type(&mut strings, "samples", "count"),
+            value_type(&mut strings, "cpu", "nanoseconds"),
+        ],
+        ..Profile::default()
+    };
 
-    let mut out = Vec::new();
-
-    // sample_type = 1, period_type = 11
-    let samples_count = value_type(&mut strings, "samples", "count");
-    let cpu_ns = value_type(&mut strings, "cpu", "nanoseconds");
-    put_bytes(&mut out, 1, &samples_count);
-    put_bytes(&mut out, 1, &cpu_ns);
-
-    // sample = 2
     let (k_node, k_pid, k_thread, k_layer) = (
         strings.id("node"),
         strings.id("pid"),
         strings.id("thread"),
         strings.id("layer"),
     );
-    for st in &profile.stacks {
-        let mut msg = Vec::new();
+    for st in &cpu.stacks {
         // Leaf first.
-        let ids: Vec<u64> = st
+        let location_id = st
             .frames
             .iter()
             .rev()
             .map(|f| frames.location(f, &mut strings))
             .collect();
-        put_packed(&mut msg, 1, ids.iter().copied());
         let count = st.count as i64;
-        put_packed(
-            &mut msg,
-            2,
-            [count, count.saturating_mul(period)].map(|v| v as u64),
-        );
         let node = node_of
             .get(&st.pid)
             .cloned()
@@ -110,88 +109,85 @@ pub fn encode_uncompressed(snapshot: &Snapshot) -> Result<Vec<u8>> {
         if let Some(layer) = &st.layer {
             labels.push((k_layer, strings.id(layer)));
         }
-        for (k, v) in labels {
-            let mut label = Vec::new();
-            put_varint_field(&mut label, 1, k as u64);
-            put_varint_field(&mut label, 2, v as u64);
-            put_bytes(&mut msg, 3, &label);
-        }
-        put_bytes(&mut out, 2, &msg);
+        out.sample.push(Sample {
+            location_id,
+            value: vec![count, count.saturating_mul(period)],
+            label: labels
+                .into_iter()
+                .map(|(key, str)| Label {
+                    key,
+                    str,
+                    ..Label::default()
+                })
+                .collect(),
+        });
     }
 
-    // mapping = 3. The first mapping is what `go tool pprof` shows as the profile's "File":
-    // the traced program (the first node's executable), with no locations of its own as user
-    // frames are already symbolised. Then the kernel's, for kernel frames.
+    // The first mapping is what `go tool pprof` shows as the profile's "File": the traced
+    // program (the first node's executable), with no locations of its own as user frames are
+    // already symbolised. Then the kernel's, for kernel frames.
     if let Some(main) = main_binary(snapshot) {
-        let mut m = Vec::new();
-        put_varint_field(&mut m, 1, MAIN_MAPPING_ID);
-        put_varint_field(&mut m, 5, strings.id(&main) as u64);
-        put_varint_field(&mut m, 7, 1); // has_functions
-        put_bytes(&mut out, 3, &m);
+        out.mapping.push(Mapping {
+            id: MAIN_MAPPING_ID,
+            filename: strings.id(&main),
+            has_functions: true,
+            ..Mapping::default()
+        });
     }
     if frames.any_kernel {
-        let mut m = Vec::new();
-        put_varint_field(&mut m, 1, KERNEL_MAPPING_ID);
-        put_varint_field(&mut m, 5, strings.id(KERNEL_MAPPING) as u64);
-        put_varint_field(&mut m, 7, 1); // has_functions
-        put_bytes(&mut out, 3, &m);
+        out.mapping.push(Mapping {
+            id: KERNEL_MAPPING_ID,
+            filename: strings.id(KERNEL_MAPPING),
+            has_functions: true,
+            ..Mapping::default()
+        });
     }
 
-    // location = 4, function = 5 (location i and function i share id i).
+    // Location i and function i share id i.
     for (i, f) in frames.list.iter().enumerate() {
         let id = i as u64 + 1;
-        let mut line = Vec::new();
-        put_varint_field(&mut line, 1, id); // function_id
-        let mut loc = Vec::new();
-        put_varint_field(&mut loc, 1, id);
-        if f.kernel {
-            put_varint_field(&mut loc, 2, KERNEL_MAPPING_ID);
-        }
-        put_bytes(&mut loc, 4, &line);
-        put_bytes(&mut out, 4, &loc);
-
-        let mut func = Vec::new();
-        put_varint_field(&mut func, 1, id);
-        put_varint_field(&mut func, 2, f.name as u64);
-        put_varint_field(&mut func, 3, f.name as u64); // system_name
-        if f.kernel {
-            put_varint_field(&mut func, 4, strings.id(KERNEL_MAPPING) as u64);
-        }
-        put_bytes(&mut out, 5, &func);
+        out.location.push(Location {
+            id,
+            mapping_id: if f.kernel { KERNEL_MAPPING_ID } else { 0 },
+            line: vec![Line {
+                function_id: id,
+                ..Line::default()
+            }],
+            ..Location::default()
+        });
+        out.function.push(Function {
+            id,
+            name: f.name,
+            system_name: f.name,
+            filename: if f.kernel {
+                strings.id(KERNEL_MAPPING)
+            } else {
+                0
+            },
+            ..Function::default()
+        });
     }
 
-    // Scalars (before the string table so their strings are interned).
-    let started = chrono::DateTime::parse_from_rfc3339(&snapshot.started_at)
-        .ok()
-        .and_then(|t| t.timestamp_nanos_opt());
-    let lost = profile
+    let lost = cpu
         .samples
-        .saturating_sub(profile.stacks.iter().map(|s| s.count).sum());
+        .saturating_sub(cpu.stacks.iter().map(|s| s.count).sum());
     let mut comments = vec![format!("tracer {}", snapshot.tracer_version)];
     if lost > 0 {
         comments.push(format!(
             "{lost} of {} samples lost their stack and are not in this profile",
-            profile.samples
+            cpu.samples
         ));
     }
-    let comment_ids: Vec<i64> = comments.iter().map(|c| strings.id(c)).collect();
-    let period_type = value_type(&mut strings, "cpu", "nanoseconds");
-    let default_type = strings.id("cpu");
-
-    // string_table = 6 (index 0 is "", written explicitly).
-    for s in &strings.list {
-        put_bytes(&mut out, 6, s.as_bytes());
-    }
-    if let Some(t) = started {
-        put_varint_field(&mut out, 9, t as u64);
-    }
-    put_varint_field(&mut out, 10, (snapshot.duration_s * 1e9).round() as u64);
-    put_bytes(&mut out, 11, &period_type);
-    put_varint_field(&mut out, 12, period as u64);
-    for c in comment_ids {
-        put_varint_field(&mut out, 13, c as u64);
-    }
-    put_varint_field(&mut out, 14, default_type as u64);
+    out.comment = comments.iter().map(|c| strings.id(c)).collect();
+    out.period_type = Some(value_type(&mut strings, "cpu", "nanoseconds"));
+    out.default_sample_type = strings.id("cpu");
+    out.time_nanos = chrono::DateTime::parse_from_rfc3339(&snapshot.started_at)
+        .ok()
+        .and_then(|t| t.timestamp_nanos_opt())
+        .unwrap_or(0);
+    out.duration_nanos = (snapshot.duration_s * 1e9).round() as i64;
+    out.period = period;
+    out.string_table = strings.list;
     Ok(out)
 }
 
@@ -270,64 +266,16 @@ impl Frames {
     }
 }
 
-fn value_type(strings: &mut Strings, ty: &str, unit: &str) -> Vec<u8> {
-    let mut v = Vec::new();
-    put_varint_field(&mut v, 1, strings.id(ty) as u64);
-    put_varint_field(&mut v, 2, strings.id(unit) as u64);
-    v
-}
-
-// --- protobuf wire format: varints (wire type 0) and length-delimited fields (wire type 2).
-
-fn put_varint(out: &mut Vec<u8>, mut v: u64) {
-    while v >= 0x80 {
-        out.push((v as u8) | 0x80);
-        v >>= 7;
-    }
-    out.push(v as u8);
-}
-
-/// A varint field; zero is the default and is left out, as proto3 encoders do.
-fn put_varint_field(out: &mut Vec<u8>, field: u32, v: u64) {
-    if v != 0 {
-        put_varint(out, (field as u64) << 3);
-        put_varint(out, v);
-    }
-}
-
-fn put_bytes(out: &mut Vec<u8>, field: u32, bytes: &[u8]) {
-    put_varint(out, ((field as u64) << 3) | 2);
-    put_varint(out, bytes.len() as u64);
-    out.extend_from_slice(bytes);
-}
-
-/// A packed repeated varint field (left out when empty).
-fn put_packed(out: &mut Vec<u8>, field: u32, values: impl IntoIterator<Item = u64>) {
-    let mut body = Vec::new();
-    for v in values {
-        put_varint(&mut body, v);
-    }
-    if !body.is_empty() {
-        put_bytes(out, field, &body);
+fn value_type(strings: &mut Strings, ty: &str, unit: &str) -> ValueType {
+    ValueType {
+        r#type: strings.id(ty),
+        unit: strings.id(unit),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn varints_match_the_protobuf_examples() {
-        let mut v = Vec::new();
-        put_varint(&mut v, 150);
-        assert_eq!(v, [0x96, 0x01]);
-        v.clear();
-        put_varint(&mut v, u64::MAX);
-        assert_eq!(v.len(), 10);
-        v.clear();
-        put_varint_field(&mut v, 1, 150);
-        assert_eq!(v, [0x08, 0x96, 0x01]);
-    }
 
     #[test]
     fn no_profile_is_an_error_that_says_why() {
