@@ -6,7 +6,7 @@ use tracer_common::{BlockReq, Drop};
 
 use crate::{
     hist,
-    maps::{count_drop, stats_entry, BLOCK_INFLIGHT, BLOCK_LATENCY},
+    maps::{count_drop, entry_or_zeroed, BLOCK_INFLIGHT, BLOCK_LATENCY, ZERO_STATS},
 };
 
 /// Both records start with `dev` (offset 8) and `sector` (offset 16).
@@ -42,7 +42,7 @@ pub fn on_complete(ctx: &TracePointContext) {
     // SAFETY: plain read before removing the entry.
     let ns = unsafe { bpf_ktime_get_ns() }.saturating_sub(unsafe { *start });
     let _ = BLOCK_INFLIGHT.remove(req);
-    if let Some(s) = stats_entry(&BLOCK_LATENCY, &req.dev, Drop::BlockMapFull) {
+    if let Some(s) = entry_or_zeroed(&BLOCK_LATENCY, &req.dev, &ZERO_STATS, Drop::BlockMapFull) {
         hist::record(s, ns, 0, false);
     }
 }

@@ -14,7 +14,7 @@ use aya_ebpf::{
 };
 use tracer_common::{CallFrame, Drop, FuncKey, FuncStats, ThreadCalls, ThreadState, CALL_DEPTH};
 
-use crate::maps::{count_drop, FUNC_STATS, TARGETS, THREADS, ZERO_FUNC};
+use crate::maps::{count_drop, entry_or_zeroed, FUNC_STATS, TARGETS, THREADS, ZERO_FUNC};
 
 /// Set by user space when uprobes are attached; with 0 the syscall and sampling paths skip
 /// reading the per-thread layer (`--no-uprobes` pays nothing for layers).
@@ -56,20 +56,15 @@ pub fn current_layer_of_current() -> u32 {
     }
 }
 
+/// This CPU's stats of function `func` in process `tgid`, created zeroed when new.
 #[inline(always)]
-fn func_stats(key: &FuncKey) -> Option<*mut FuncStats> {
-    if let Some(p) = FUNC_STATS.get_ptr_mut(key) {
-        return Some(p);
-    }
-    let zero = ZERO_FUNC.get_ptr(0)?;
-    // By reference on purpose: a copy would put the whole value on the BPF stack.
-    #[allow(clippy::needless_borrows_for_generic_args)]
-    // SAFETY: points into a map value that nobody writes.
-    if FUNC_STATS.insert(key, unsafe { &*zero }, 0).is_err() {
-        count_drop(Drop::FuncMapFull);
-        return None;
-    }
-    FUNC_STATS.get_ptr_mut(key)
+fn func_stats(tgid: u32, func: u32) -> Option<*mut FuncStats> {
+    entry_or_zeroed(
+        &FUNC_STATS,
+        &FuncKey { tgid, func },
+        &ZERO_FUNC,
+        Drop::FuncMapFull,
+    )
 }
 
 /// Entry of a probed function: count it and push it on the thread's call stack.
@@ -83,7 +78,7 @@ pub fn on_entry<C: EbpfContext>(ctx: &C) {
     let cookie = unsafe { bpf_get_attach_cookie(ctx.as_ptr()) };
     let func = cookie as u32;
     let layer = (cookie >> 32) as u32;
-    if let Some(s) = func_stats(&FuncKey { tgid, func }) {
+    if let Some(s) = func_stats(tgid, func) {
         // SAFETY: per-CPU value.
         unsafe { (*s).entries += 1 };
     }
@@ -131,7 +126,7 @@ pub fn on_return<C: EbpfContext>(ctx: &C) {
     // SAFETY: see on_entry.
     let func = unsafe { bpf_get_attach_cookie(ctx.as_ptr()) } as u32;
     let now = unsafe { bpf_ktime_get_ns() };
-    let Some(stats) = func_stats(&FuncKey { tgid, func }) else {
+    let Some(stats) = func_stats(tgid, func) else {
         return;
     };
     // SAFETY: per-CPU value.

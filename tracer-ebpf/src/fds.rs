@@ -5,9 +5,7 @@
 //! apart from `write` on a file without reading kernel structures.
 
 use aya_ebpf::helpers::bpf_probe_read_user_str_bytes;
-use tracer_common::{
-    is_pseudo_path, sysno, Drop, FdInfo, FdKey, FdKind, Inflight, FNV_OFFSET, FNV_PRIME, PATH_LEN,
-};
+use tracer_common::{is_pseudo_path, path_hash, sysno, Drop, FdInfo, FdKey, FdKind, Inflight};
 
 use crate::{
     maps::{count_drop, FDS, PATHS, PATH_SCRATCH},
@@ -121,8 +119,8 @@ fn set_pair(tgid: u32, user_ptr: u64, kind: FdKind) {
     }
 }
 
-/// Reads the path at `user_ptr`, stores it in `PATHS`, and sets `entry.arg` to its id (the
-/// same value as `tracer_common::path_id`: FNV-1a of the bytes before the NUL, never 0) and
+/// Reads the path at `user_ptr`, stores it in `PATHS`, and sets `entry.arg` to its id
+/// (`tracer_common::path_hash`, which user space's `path_id` computes too) and
 /// `entry.new_kind` to what the new fd will be (pseudo file systems are not disk files).
 #[inline(always)]
 fn capture_path(user_ptr: u64, entry: &mut Inflight) {
@@ -144,17 +142,7 @@ fn path_id_of(user_ptr: u64, new_kind: &mut u32) -> u64 {
     if is_pseudo_path(&buf.bytes) {
         *new_kind = FdKind::Other as u32;
     }
-    let mut hash: u64 = FNV_OFFSET;
-    for i in 0..PATH_LEN {
-        if i >= len {
-            break;
-        }
-        hash ^= buf.bytes[i] as u64;
-        hash = hash.wrapping_mul(FNV_PRIME);
-    }
-    if hash == 0 {
-        hash = 1;
-    }
+    let hash = path_hash(&buf.bytes, len);
     // Passed by reference on purpose: a copy would put 256 bytes on the 512-byte BPF stack.
     #[allow(clippy::needless_borrows_for_generic_args)]
     if let Err(e) = PATHS.insert(hash, &*buf, BPF_NOEXIST) {

@@ -1,5 +1,10 @@
 //! Every map of the kernel side, with its size. Sizes come from `tracer_common`, where user
 //! space reads them too; every failed insert is counted in `DROPS`.
+//!
+//! Each map's symbol name is its `static`'s name, which must be the constant of the same name
+//! in `tracer_common::maps` (aya-ebpf's `#[map]` takes only a literal): user space reaches the
+//! maps by those constants, and `tracer/src/kernel/maps.rs`'s tests check that this object has
+//! exactly the maps `tracer_common::maps::ALL` lists, with the sizes of their types.
 
 use aya_ebpf::{
     bindings::{bpf_map_type::BPF_MAP_TYPE_TASK_STORAGE, task_struct, BPF_F_NO_PREALLOC},
@@ -112,19 +117,22 @@ pub fn count_drop(reason: Drop) {
     }
 }
 
-/// Returns the entry for `key` in a stats map, creating it zeroed if absent.
+/// Returns this CPU's value for `key` in `map`, inserting it first as a copy of `zero` (the
+/// one slot of an array map nobody writes, so all zero) when absent; a full map counts `full`.
+/// The values are larger than the 512-byte BPF stack, so the zero value is a map value too.
 #[inline(always)]
-pub fn stats_entry<K>(
-    map: &PerCpuHashMap<K, SyscallStats>,
+pub fn entry_or_zeroed<K, V>(
+    map: &PerCpuHashMap<K, V>,
     key: &K,
+    zero: &PerCpuArray<V>,
     full: Drop,
-) -> Option<*mut SyscallStats> {
+) -> Option<*mut V> {
     if let Some(p) = map.get_ptr_mut(key) {
         return Some(p);
     }
-    let zero = ZERO_STATS.get_ptr(0)?;
+    let zero = zero.get_ptr(0)?;
     // SAFETY: points into a map value that nobody writes. Passed by reference on purpose: a
-    // copy would put the whole value on the 512-byte BPF stack.
+    // copy would put the whole value on the BPF stack.
     #[allow(clippy::needless_borrows_for_generic_args)]
     if map.insert(key, unsafe { &*zero }, 0).is_err() {
         count_drop(full);

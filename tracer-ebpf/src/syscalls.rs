@@ -21,7 +21,7 @@ use tracer_common::{sysno, Drop, FdKind, FileKey, Inflight, SyscallKey};
 
 use crate::{
     calls, fds, hist,
-    maps::{count_drop, stats_entry, FILE_STATS, SYSCALL_STATS, TARGETS, THREADS},
+    maps::{count_drop, entry_or_zeroed, FILE_STATS, SYSCALL_STATS, TARGETS, THREADS, ZERO_STATS},
 };
 
 /// The syscall's arguments, read from the user registers saved at syscall entry (x86-64
@@ -123,7 +123,7 @@ pub fn on_exit(ctx: &BtfTracePointContext) {
         fd_kind: entry.fd_kind,
         layer: entry.layer,
     };
-    if let Some(s) = stats_entry(&SYSCALL_STATS, &key, Drop::SyscallMapFull) {
+    if let Some(s) = entry_or_zeroed(&SYSCALL_STATS, &key, &ZERO_STATS, Drop::SyscallMapFull) {
         hist::record(s, ns, ret, counts_bytes);
     }
     if entry.fd_kind == FdKind::File as u32 && entry.arg != 0 {
@@ -132,7 +132,7 @@ pub fn on_exit(ctx: &BtfTracePointContext) {
             nr,
             path_id: entry.arg,
         };
-        if let Some(s) = stats_entry(&FILE_STATS, &key, Drop::FileMapFull) {
+        if let Some(s) = entry_or_zeroed(&FILE_STATS, &key, &ZERO_STATS, Drop::FileMapFull) {
             hist::record(s, ns, ret, counts_bytes);
         }
     }

@@ -2,19 +2,22 @@
 //! trace. Owns the `aya::Ebpf` handle; dropping [`Attached`] detaches everything.
 
 use anyhow::{anyhow, Context, Result};
-use aya::maps::HashMap as BpfHashMap;
 use aya::programs::perf_event::{PerfEventConfig, PerfEventScope, SamplePolicy, SoftwareEvent};
 use aya::programs::uprobe::{UProbeAttachLocation, UProbeAttachPoint, UProbeLinkId, UProbeScope};
 use aya::programs::{BtfTracePoint, PerfEvent, TracePoint, UProbe};
 use aya::{Btf, Ebpf, EbpfLoader};
 use std::path::Path;
-use tracer_common::{path_id, FdInfo, FdKey, FdKind, PathBuf as BpfPath, TargetInfo, PATH_LEN};
+use tracer_common::{
+    maps as names, path_hash, FdInfo, FdKey, FdKind, PathBuf as BpfPath, TargetInfo,
+};
 
+use super::maps;
 use crate::target::procfs::{self, OpenFd};
 
 /// The eBPF object built by build.rs from `tracer-ebpf` (never stale: cargo rebuilds it when
 /// the eBPF sources change).
-static EBPF_OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/tracer"));
+pub(super) static EBPF_OBJECT: &[u8] =
+    aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/tracer"));
 
 /// Tracepoint programs of syscall accounting (`--no-syscalls` leaves them out).
 pub const SYSCALL_PROGRAMS: &[&str] = &["sys_enter", "sys_exit"];
@@ -38,7 +41,8 @@ const BTF_TRACEPOINTS: &[(&str, &str)] = &[
 
 /// tracer's programs, loaded and attached.
 pub struct Attached {
-    pub ebpf: Ebpf,
+    /// Maps are reached only through [`super::maps`].
+    pub(super) ebpf: Ebpf,
     /// Per probed function (by id): its entry link and (unless entry-only) return link.
     probe_links: Vec<Option<(UProbeLinkId, Option<UProbeLinkId>)>>,
 }
@@ -52,7 +56,7 @@ impl Attached {
         bump_memlock_rlimit();
         let flag: u32 = uprobes as u32;
         let mut ebpf = EbpfLoader::new()
-            .override_global("UPROBES_ON", &flag, true)
+            .override_global(names::UPROBES_ON, &flag, true)
             // THREADS is task-local storage, which aya has no user-space type for; only the
             // kernel side uses it.
             .allow_unsupported_maps()
@@ -188,35 +192,6 @@ impl Attached {
         Ok(())
     }
 
-    /// Entries so far of the functions `funcs`, per process.
-    pub fn function_entries_per_process(
-        &self,
-        funcs: &[u32],
-    ) -> Result<std::collections::HashMap<u32, u64>> {
-        let map: aya::maps::PerCpuHashMap<_, tracer_common::FuncKey, tracer_common::FuncStats> =
-            aya::maps::PerCpuHashMap::try_from(self.map("FUNC_STATS")?)?;
-        let mut out = std::collections::HashMap::new();
-        for item in map.iter() {
-            let (key, values) = item?;
-            if funcs.contains(&key.func) {
-                *out.entry(key.tgid).or_insert(0) += values.iter().map(|v| v.entries).sum::<u64>();
-            }
-        }
-        Ok(out)
-    }
-
-    /// Entries so far per probed function id, over all traced processes.
-    pub fn function_entries(&self) -> Result<std::collections::HashMap<u32, u64>> {
-        let funcs: aya::maps::PerCpuHashMap<_, tracer_common::FuncKey, tracer_common::FuncStats> =
-            aya::maps::PerCpuHashMap::try_from(self.map("FUNC_STATS")?)?;
-        let mut out = std::collections::HashMap::new();
-        for item in funcs.iter() {
-            let (key, values) = item?;
-            *out.entry(key.func).or_insert(0) += values.iter().map(|v| v.entries).sum::<u64>();
-        }
-        Ok(out)
-    }
-
     /// Starts CPU-clock sampling at `freq_hz` on every online CPU (perf's `-F`); the program
     /// keeps only samples of traced processes.
     pub fn start_sampling(&mut self, freq_hz: u64) -> Result<()> {
@@ -254,98 +229,48 @@ impl Attached {
             root_tgid: root_pid,
             follow_children: follow_children as u32,
         };
-        let mut targets: BpfHashMap<_, u32, TargetInfo> =
-            BpfHashMap::try_from(self.map_mut("TARGETS")?)?;
-        targets
-            .insert(pid, info, 0)
-            .with_context(|| format!("adding pid {pid} to the traced set"))?;
+        maps::insert_target(self, pid, info)?;
         self.seed_fds(pid)
     }
 
     /// Stops tracing `pid` (it exited: its pid may be reused by an unrelated process).
     pub fn remove_target(&mut self, pid: u32) -> Result<()> {
-        let mut targets: BpfHashMap<_, u32, TargetInfo> =
-            BpfHashMap::try_from(self.map_mut("TARGETS")?)?;
-        let _ = targets.remove(&pid);
-        Ok(())
+        maps::remove_target(self, pid)
     }
 
     /// Stops tracing every process (the programs stay attached but record nothing more).
     pub fn clear_targets(&mut self) -> Result<()> {
-        for (pid, _) in self.targets()? {
-            self.remove_target(pid)?;
+        for (pid, _) in maps::targets(self)? {
+            maps::remove_target(self, pid)?;
         }
         Ok(())
-    }
-
-    /// Every process the kernel side traces now, with its root: user-named ones and the
-    /// children the kernel added on fork.
-    pub fn targets(&self) -> Result<Vec<(u32, TargetInfo)>> {
-        let targets: BpfHashMap<_, u32, TargetInfo> = BpfHashMap::try_from(self.map("TARGETS")?)?;
-        Ok(targets.iter().filter_map(|r| r.ok()).collect())
-    }
-
-    /// How many children the kernel side has added to `TARGETS` so far: `targets` needs
-    /// re-reading only when this changed.
-    pub fn target_adds(&self) -> Result<u64> {
-        let adds: aya::maps::PerCpuArray<_, u64> =
-            aya::maps::PerCpuArray::try_from(self.map("TARGET_ADDS")?)?;
-        Ok(adds.get(&0, 0)?.iter().sum())
     }
 
     /// Classifies the fds `pid` has open now. Entries the kernel already has (the process
     /// opened them after we attached) are left alone: they carry the path as it was opened.
     pub fn seed_fds(&mut self, pid: u32) -> Result<()> {
-        let fds = procfs::open_fds(pid);
-        let mut paths_to_add = Vec::new();
-        {
-            let mut table: BpfHashMap<_, FdKey, FdInfo> =
-                BpfHashMap::try_from(self.map_mut("FDS")?)?;
-            for (fd, kind) in fds {
-                let (kind, path) = match kind {
-                    OpenFd::File(p) => (FdKind::File, Some(p)),
-                    OpenFd::Socket => (FdKind::Socket, None),
-                    OpenFd::Other => (FdKind::Other, None),
-                };
-                let id = path
-                    .as_ref()
-                    .map(|p| path_id(p.as_os_str().as_encoded_bytes()))
-                    .unwrap_or(0);
-                let info = FdInfo {
-                    kind: kind as u32,
-                    _pad: 0,
-                    path_id: id,
-                };
-                // BPF_NOEXIST: keep what the kernel recorded itself.
-                let _ = table.insert(FdKey { tgid: pid, fd }, info, 1);
-                if let Some(p) = path {
-                    paths_to_add.push((id, p));
+        let mut fds = Vec::new();
+        let mut paths = Vec::new();
+        for (fd, kind) in procfs::open_fds(pid) {
+            let (kind, path_id) = match kind {
+                OpenFd::File(p) => {
+                    let (buf, len) = BpfPath::new(p.as_os_str().as_encoded_bytes());
+                    let id = path_hash(&buf.bytes, len);
+                    paths.push((id, buf));
+                    (FdKind::File, id)
                 }
-            }
-        }
-        let mut paths: BpfHashMap<_, u64, BpfPath> = BpfHashMap::try_from(self.map_mut("PATHS")?)?;
-        for (id, p) in paths_to_add {
-            let mut buf = BpfPath {
-                bytes: [0; PATH_LEN],
+                OpenFd::Socket => (FdKind::Socket, 0),
+                OpenFd::Other => (FdKind::Other, 0),
             };
-            let bytes = p.as_os_str().as_encoded_bytes();
-            let n = bytes.len().min(PATH_LEN - 1);
-            buf.bytes[..n].copy_from_slice(&bytes[..n]);
-            let _ = paths.insert(id, buf, 1);
+            let info = FdInfo {
+                kind: kind as u32,
+                _pad: 0,
+                path_id,
+            };
+            fds.push((FdKey { tgid: pid, fd }, info));
         }
-        Ok(())
-    }
-
-    pub fn map(&self, name: &str) -> Result<&aya::maps::Map> {
-        self.ebpf
-            .map(name)
-            .ok_or_else(|| anyhow!("eBPF object has no map {name}"))
-    }
-
-    pub fn map_mut(&mut self, name: &str) -> Result<&mut aya::maps::Map> {
-        self.ebpf
-            .map_mut(name)
-            .ok_or_else(|| anyhow!("eBPF object has no map {name}"))
+        maps::seed_fds(self, &fds)?;
+        maps::seed_paths(self, &paths)
     }
 }
 

@@ -9,9 +9,10 @@
 //! `docs/ARCHITECTURE.md`). Never: names, symbolises or judges anything; ids, addresses and
 //! raw counts only (turning them into a Snapshot is [`crate::model::assemble`]).
 //!
-//! Maps are still looked up by string name through [`attach::Attached::map`] from
-//! `session/status_line.rs` too; typed readers here are meant to become the only code that
-//! names a map.
+//! [`maps`] is the only code in tracer that names a map: one typed reader or writer per map,
+//! by `tracer_common::maps`' constants. Other stages that poll the kernel between windows
+//! (the probe budget, role watching, the status line) call those readers.
 
 pub mod attach;
 pub mod collect;
+pub mod maps;

@@ -6,7 +6,7 @@
 use anyhow::Result;
 use std::time::Instant;
 
-use crate::kernel::attach::Attached;
+use crate::kernel::{attach::Attached, maps};
 use crate::profile::probe_plan::{Detached, ProbePlan};
 use crate::session::status_line::StatusLine;
 
@@ -41,7 +41,7 @@ impl BudgetWatch {
         if dt < 0.25 {
             return Ok(());
         }
-        let now = attached.function_entries()?;
+        let now = maps::FunctionEntries::read(attached)?.per_function();
         let rate = |func: u32| {
             now.get(&func)
                 .copied()

@@ -26,6 +26,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::kernel::attach::{self, Attached};
+use crate::kernel::maps;
 use crate::model::assemble;
 use crate::model::{ProcessInfo, Snapshot};
 use crate::output::session_folder;
@@ -214,7 +215,7 @@ pub fn run(opts: &RunOptions) -> Result<RunOutcome> {
     let initial: Vec<u32> = existing.clone();
     let stop = loop {
         bpf_cost.tick(&attached);
-        let adds = attached.target_adds()?;
+        let adds = maps::target_adds(&attached)?;
         let mut rediscover = known_adds != Some(adds);
         known_adds = Some(adds);
         // `--comm NAME` also means processes of that name that start later (a restarted node).
@@ -332,7 +333,7 @@ pub fn run(opts: &RunOptions) -> Result<RunOutcome> {
             && processes.values().all(|p| p.exited_at_s.is_some())
         {
             // A forked child may be in TARGETS but not yet seen; look once more.
-            if attached.targets()?.is_empty() {
+            if maps::targets(&attached)?.is_empty() {
                 break StopReason::AllExited;
             }
         }
@@ -477,7 +478,7 @@ fn discover(
     symbolizer: &StackSymbolizer,
 ) -> Result<Vec<u32>> {
     let mut new = Vec::new();
-    for (pid, info) in attached.targets()? {
+    for (pid, info) in maps::targets(attached)? {
         if processes.contains_key(&pid) {
             continue;
         }

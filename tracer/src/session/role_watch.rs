@@ -6,7 +6,7 @@ use anyhow::Result;
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 
-use crate::kernel::attach::Attached;
+use crate::kernel::{attach::Attached, maps};
 use crate::model::{NodeRoles, RoleSpan};
 use crate::profile::probe_plan::ProbePlan;
 
@@ -43,8 +43,9 @@ impl RoleWatch {
         if plan.role_funcs.is_empty() || (!force && self.last.elapsed() < WINDOW) {
             return Ok(());
         }
-        let role = attached.function_entries_per_process(&plan.role_funcs)?;
-        let hb = attached.function_entries_per_process(&plan.heartbeat_funcs)?;
+        let entries = maps::FunctionEntries::read(attached)?;
+        let role = entries.per_process(&plan.role_funcs);
+        let hb = entries.per_process(&plan.heartbeat_funcs);
         let (from, to) = (
             self.last.duration_since(start).as_secs_f64(),
             start.elapsed().as_secs_f64(),

@@ -6,10 +6,7 @@
 use std::io::{IsTerminal, Write};
 use std::time::{Duration, Instant};
 
-use aya::maps::PerCpuArray;
-use tracer_common::DROP_REASONS;
-
-use crate::kernel::attach::Attached;
+use crate::kernel::{attach::Attached, maps};
 
 const REDRAW: Duration = Duration::from_secs(1);
 
@@ -95,16 +92,9 @@ impl Default for StatusLine {
 
 /// Events lost in the kernel so far (all reasons, stack-bucket collisions included).
 fn lost(attached: &Attached) -> u64 {
-    let Ok(map) = attached.map("DROPS") else {
-        return 0;
-    };
-    let Ok(drops) = PerCpuArray::<_, u64>::try_from(map) else {
-        return 0;
-    };
-    (0..DROP_REASONS)
-        .filter_map(|r| drops.get(&r, 0).ok())
-        .map(|v| v.iter().sum::<u64>())
-        .sum()
+    maps::drops(attached)
+        .map(|d| d.iter().map(|(_, n)| n).sum())
+        .unwrap_or(0)
 }
 
 fn render(events_per_s: f64, samples: u64, lost: u64, s: &Status) -> String {

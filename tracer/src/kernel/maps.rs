@@ -1,0 +1,461 @@
+//! One typed reader (or writer) per map of tracer's eBPF object, like the fields of a
+//! libbpf-tools skeleton: the only code in tracer that names a map. Names are
+//! `tracer_common::maps`' constants, keys and values `tracer_common`'s types; per-CPU values
+//! come back summed over CPUs, so callers see one value per key.
+//!
+//! Everything here is a thin, typed view; turning the values into model types is
+//! [`super::collect`]'s job. The tests check the embedded object against the contract: the
+//! maps it declares are exactly `tracer_common::maps::ALL`, with the key and value sizes of the
+//! types read here (a mismatch would otherwise surface only as a load or read error as root).
+
+use anyhow::{anyhow, Context, Result};
+use aya::maps::{HashMap as BpfHashMap, Map, MapData, PerCpuArray, PerCpuHashMap, StackTraceMap};
+use std::collections::HashMap;
+use tracer_common::{
+    maps as names, Drop, FdInfo, FdKey, FileKey, FuncKey, FuncStats, OffCpuKey, OffCpuValue,
+    PathBuf as BpfPath, SampleKey, SyscallKey, SyscallStats, TargetInfo,
+};
+
+use super::attach::Attached;
+
+/// `BPF_NOEXIST`: insert only when the key is absent.
+const NOEXIST: u64 = 1;
+
+fn map<'a>(attached: &'a Attached, name: &str) -> Result<&'a Map> {
+    attached
+        .ebpf
+        .map(name)
+        .ok_or_else(|| anyhow!("tracer's eBPF object has no map {name}"))
+}
+
+fn map_mut<'a>(attached: &'a mut Attached, name: &str) -> Result<&'a mut Map> {
+    attached
+        .ebpf
+        .map_mut(name)
+        .ok_or_else(|| anyhow!("tracer's eBPF object has no map {name}"))
+}
+
+fn per_cpu_hash<'a, K: aya::Pod, V: aya::Pod>(
+    attached: &'a Attached,
+    name: &str,
+) -> Result<PerCpuHashMap<&'a MapData, K, V>> {
+    PerCpuHashMap::try_from(map(attached, name)?).with_context(|| format!("opening map {name}"))
+}
+
+/// Every (key, per-CPU values) of a per-CPU hash map, the values folded by `sum`.
+fn read_per_cpu<K: aya::Pod, V: aya::Pod>(
+    attached: &Attached,
+    name: &str,
+    sum: impl Fn(&[V]) -> V,
+) -> Result<Vec<(K, V)>> {
+    let map = per_cpu_hash::<K, V>(attached, name)?;
+    map.iter()
+        .map(|item| {
+            let (key, values) = item.with_context(|| format!("reading map {name}"))?;
+            Ok((key, sum(&values)))
+        })
+        .collect()
+}
+
+/// Slot 0 of a per-CPU array of counters, summed over CPUs.
+fn per_cpu_counter(attached: &Attached, name: &str) -> Result<u64> {
+    let array: PerCpuArray<_, u64> = PerCpuArray::try_from(map(attached, name)?)?;
+    Ok(array.get(&0, 0)?.iter().sum())
+}
+
+// --- TARGETS, TARGET_ADDS -------------------------------------------------------------------
+
+/// `TARGETS`: every process the kernel side traces now, with why.
+pub fn targets(attached: &Attached) -> Result<Vec<(u32, TargetInfo)>> {
+    let targets: BpfHashMap<_, u32, TargetInfo> =
+        BpfHashMap::try_from(map(attached, names::TARGETS)?)?;
+    Ok(targets.iter().filter_map(|r| r.ok()).collect())
+}
+
+/// Adds (or updates) `pid` in `TARGETS`.
+pub fn insert_target(attached: &mut Attached, pid: u32, info: TargetInfo) -> Result<()> {
+    let mut targets: BpfHashMap<_, u32, TargetInfo> =
+        BpfHashMap::try_from(map_mut(attached, names::TARGETS)?)?;
+    targets
+        .insert(pid, info, 0)
+        .with_context(|| format!("adding pid {pid} to the traced set"))
+}
+
+/// Removes `pid` from `TARGETS` (absent is fine).
+pub fn remove_target(attached: &mut Attached, pid: u32) -> Result<()> {
+    let mut targets: BpfHashMap<_, u32, TargetInfo> =
+        BpfHashMap::try_from(map_mut(attached, names::TARGETS)?)?;
+    let _ = targets.remove(&pid);
+    Ok(())
+}
+
+/// `TARGET_ADDS`: how many children the kernel side has added to `TARGETS` so far.
+pub fn target_adds(attached: &Attached) -> Result<u64> {
+    per_cpu_counter(attached, names::TARGET_ADDS)
+}
+
+// --- FDS, PATHS ------------------------------------------------------------------------------
+
+/// Adds `fds` to `FDS`, leaving entries the kernel side already has alone (they carry the
+/// path as it was opened).
+pub fn seed_fds(attached: &mut Attached, fds: &[(FdKey, FdInfo)]) -> Result<()> {
+    let mut table: BpfHashMap<_, FdKey, FdInfo> =
+        BpfHashMap::try_from(map_mut(attached, names::FDS)?)?;
+    for (key, info) in fds {
+        // A full map or an existing key: the kernel side counts or knows better.
+        let _ = table.insert(key, info, NOEXIST);
+    }
+    Ok(())
+}
+
+/// Adds `paths` (id, path) to `PATHS` where absent.
+pub fn seed_paths(attached: &mut Attached, paths: &[(u64, BpfPath)]) -> Result<()> {
+    let mut table: BpfHashMap<_, u64, BpfPath> =
+        BpfHashMap::try_from(map_mut(attached, names::PATHS)?)?;
+    for (id, path) in paths {
+        let _ = table.insert(id, path, NOEXIST);
+    }
+    Ok(())
+}
+
+/// `PATHS`: path id → the path as opened (up to its NUL).
+pub fn paths(attached: &Attached) -> Result<HashMap<u64, String>> {
+    let table: BpfHashMap<_, u64, BpfPath> = BpfHashMap::try_from(map(attached, names::PATHS)?)?;
+    let mut out = HashMap::new();
+    for item in table.iter() {
+        let (id, path) = item?;
+        let end = path
+            .bytes
+            .iter()
+            .position(|&b| b == 0)
+            .unwrap_or(path.bytes.len());
+        out.insert(id, String::from_utf8_lossy(&path.bytes[..end]).into_owned());
+    }
+    Ok(out)
+}
+
+// --- SYSCALL_STATS, FILE_STATS, BLOCK_LATENCY -----------------------------------------------
+
+/// Per-CPU slots of one `SyscallStats`, summed (max of the maxima).
+fn sum_syscall_stats(values: &[SyscallStats]) -> SyscallStats {
+    let mut out = SyscallStats {
+        count: 0,
+        errors: 0,
+        total_ns: 0,
+        max_ns: 0,
+        bytes: 0,
+        hist: [0; tracer_common::HIST_BUCKETS],
+    };
+    for v in values {
+        out.count += v.count;
+        out.errors += v.errors;
+        out.total_ns += v.total_ns;
+        out.max_ns = out.max_ns.max(v.max_ns);
+        out.bytes += v.bytes;
+        for (a, b) in out.hist.iter_mut().zip(v.hist.iter()) {
+            *a += b;
+        }
+    }
+    out
+}
+
+/// `SYSCALL_STATS`: the `strace -c` table per (process, syscall, fd kind, layer).
+pub fn syscall_stats(attached: &Attached) -> Result<Vec<(SyscallKey, SyscallStats)>> {
+    read_per_cpu(attached, names::SYSCALL_STATS, sum_syscall_stats)
+}
+
+/// `FILE_STATS`: syscalls per (process, syscall, file).
+pub fn file_stats(attached: &Attached) -> Result<Vec<(FileKey, SyscallStats)>> {
+    read_per_cpu(attached, names::FILE_STATS, sum_syscall_stats)
+}
+
+/// `BLOCK_LATENCY`: block-request latency per kernel dev_t.
+pub fn block_latency(attached: &Attached) -> Result<Vec<(u32, SyscallStats)>> {
+    read_per_cpu(attached, names::BLOCK_LATENCY, sum_syscall_stats)
+}
+
+// --- FUNC_STATS ------------------------------------------------------------------------------
+
+/// Per-CPU slots of one `FuncStats`, summed (max of the maxima).
+fn sum_func_stats(values: &[FuncStats]) -> FuncStats {
+    let mut out = FuncStats {
+        entries: 0,
+        returns: 0,
+        unmatched_returns: 0,
+        total_ns: 0,
+        max_ns: 0,
+        hist: [0; tracer_common::FINE_BUCKETS],
+    };
+    for v in values {
+        out.entries += v.entries;
+        out.returns += v.returns;
+        out.unmatched_returns += v.unmatched_returns;
+        out.total_ns += v.total_ns;
+        out.max_ns = out.max_ns.max(v.max_ns);
+        for (a, b) in out.hist.iter_mut().zip(v.hist.iter()) {
+            *a += b;
+        }
+    }
+    out
+}
+
+/// `FUNC_STATS`: calls per (process, probed function), with their latency histograms.
+pub fn function_stats(attached: &Attached) -> Result<Vec<(FuncKey, FuncStats)>> {
+    read_per_cpu(attached, names::FUNC_STATS, sum_func_stats)
+}
+
+/// Entries so far per (process, probed function), from `FUNC_STATS`: what the probe budget
+/// and role watching poll several times a second, so without the latency histograms.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FunctionEntries(pub Vec<(FuncKey, u64)>);
+
+impl FunctionEntries {
+    pub fn read(attached: &Attached) -> Result<FunctionEntries> {
+        let map = per_cpu_hash::<FuncKey, FuncStats>(attached, names::FUNC_STATS)?;
+        let mut out = Vec::new();
+        for item in map.iter() {
+            let (key, values) = item.context("reading map FUNC_STATS")?;
+            out.push((key, values.iter().map(|v| v.entries).sum()));
+        }
+        Ok(FunctionEntries(out))
+    }
+
+    /// Entries per function id, over all processes.
+    pub fn per_function(&self) -> HashMap<u32, u64> {
+        let mut out = HashMap::new();
+        for (key, n) in &self.0 {
+            *out.entry(key.func).or_insert(0) += n;
+        }
+        out
+    }
+
+    /// Entries of the functions `funcs` together, per process.
+    pub fn per_process(&self, funcs: &[u32]) -> HashMap<u32, u64> {
+        let mut out = HashMap::new();
+        for (key, n) in self.0.iter().filter(|(k, _)| funcs.contains(&k.func)) {
+            *out.entry(key.tgid).or_insert(0) += n;
+        }
+        out
+    }
+}
+
+// --- DROPS ---------------------------------------------------------------------------------
+
+/// `DROPS`: how often each reason lost something so far, every reason (zero or not).
+pub fn drops(attached: &Attached) -> Result<Vec<(Drop, u64)>> {
+    let array: PerCpuArray<_, u64> = PerCpuArray::try_from(map(attached, names::DROPS)?)?;
+    Drop::ALL
+        .iter()
+        .map(|&d| Ok((d, array.get(&(d as u32), 0)?.iter().sum())))
+        .collect()
+}
+
+// --- SAMPLE_COUNT, SAMPLES, OFFCPU, STACKS --------------------------------------------------
+
+/// `SAMPLE_COUNT`: samples taken in traced processes, recorded or not.
+pub fn samples_taken(attached: &Attached) -> Result<u64> {
+    per_cpu_counter(attached, names::SAMPLE_COUNT)
+}
+
+/// `SAMPLES`: on-CPU sample counts per (process, thread name, stacks, layer).
+pub fn samples(attached: &Attached) -> Result<Vec<(SampleKey, u64)>> {
+    read_per_cpu(attached, names::SAMPLES, |v: &[u64]| v.iter().sum())
+}
+
+/// `OFFCPU`: blocked time per (process, thread name, stacks, layer, reason).
+pub fn offcpu(attached: &Attached) -> Result<Vec<(OffCpuKey, OffCpuValue)>> {
+    read_per_cpu(attached, names::OFFCPU, |v: &[OffCpuValue]| OffCpuValue {
+        total_ns: v.iter().map(|x| x.total_ns).sum(),
+        count: v.iter().map(|x| x.count).sum(),
+    })
+}
+
+/// `STACKS`, read lazily by id with a cache (samples share stacks).
+pub struct Stacks<'a> {
+    map: StackTraceMap<&'a MapData>,
+    cache: HashMap<i32, Option<Vec<u64>>>,
+}
+
+/// Opens `STACKS` for reading.
+pub fn stacks(attached: &Attached) -> Result<Stacks<'_>> {
+    Ok(Stacks {
+        map: StackTraceMap::try_from(map(attached, names::STACKS)?)?,
+        cache: HashMap::new(),
+    })
+}
+
+impl Stacks<'_> {
+    /// The instruction pointers (leaf first) of stack `id`; None for a negative id (no stack)
+    /// or one that is not in the map.
+    pub fn ips(&mut self, id: i32) -> Option<Vec<u64>> {
+        if id < 0 {
+            return None;
+        }
+        let map = &self.map;
+        self.cache
+            .entry(id)
+            .or_insert_with(|| {
+                map.get(&(id as u32), 0)
+                    .ok()
+                    .map(|st| st.frames().iter().map(|f| f.ip).collect())
+            })
+            .clone()
+    }
+}
+
+/// Deletes every entry of `SAMPLES`, `OFFCPU` and `STACKS`.
+pub fn clear_samples_offcpu_and_stacks(attached: &mut Attached) -> Result<()> {
+    {
+        let mut samples: PerCpuHashMap<_, SampleKey, u64> =
+            PerCpuHashMap::try_from(map_mut(attached, names::SAMPLES)?)?;
+        let keys: Vec<SampleKey> = samples.keys().filter_map(|k| k.ok()).collect();
+        for k in keys {
+            let _ = samples.remove(&k);
+        }
+    }
+    {
+        let mut offcpu: PerCpuHashMap<_, OffCpuKey, OffCpuValue> =
+            PerCpuHashMap::try_from(map_mut(attached, names::OFFCPU)?)?;
+        let keys: Vec<OffCpuKey> = offcpu.keys().filter_map(|k| k.ok()).collect();
+        for k in keys {
+            let _ = offcpu.remove(&k);
+        }
+    }
+    let mut stacks = StackTraceMap::try_from(map_mut(attached, names::STACKS)?)?;
+    let ids: Vec<u32> = stacks.stack_ids().filter_map(|k| k.ok()).collect();
+    for id in ids {
+        let _ = stacks.remove(&id);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeSet;
+    use std::mem::size_of;
+    use tracer_common::{ThreadState, DROP_REASONS, STACK_DEPTH};
+
+    fn object() -> aya_obj::Object {
+        aya_obj::Object::parse(super::super::attach::EBPF_OBJECT)
+            .expect("tracer's embedded eBPF object parses")
+    }
+
+    #[test]
+    fn the_object_declares_exactly_the_maps_of_the_contract() {
+        let obj = object();
+        // `.rodata`, `.bss`, `.data`: the loader's maps for globals (`UPROBES_ON`).
+        let declared: BTreeSet<&str> = obj
+            .maps
+            .keys()
+            .map(String::as_str)
+            .filter(|n| !n.starts_with('.'))
+            .collect();
+        let contract: BTreeSet<&str> = names::ALL.iter().copied().collect();
+        assert_eq!(declared, contract);
+        assert_eq!(contract.len(), names::ALL.len(), "a name is listed twice");
+    }
+
+    #[test]
+    fn every_map_has_the_key_and_value_sizes_of_its_types() {
+        let obj = object();
+        let sizes = |name: &str| {
+            let m = &obj.maps[name];
+            (m.key_size() as usize, m.value_size() as usize)
+        };
+        let expect: &[(&str, usize, usize)] = &[
+            (names::TARGETS, size_of::<u32>(), size_of::<TargetInfo>()),
+            (names::TARGET_ADDS, size_of::<u32>(), size_of::<u64>()),
+            (
+                names::SYSCALL_STATS,
+                size_of::<SyscallKey>(),
+                size_of::<SyscallStats>(),
+            ),
+            (
+                names::FILE_STATS,
+                size_of::<FileKey>(),
+                size_of::<SyscallStats>(),
+            ),
+            (names::FDS, size_of::<FdKey>(), size_of::<FdInfo>()),
+            (names::PATHS, size_of::<u64>(), size_of::<BpfPath>()),
+            (
+                names::STACKS,
+                size_of::<u32>(),
+                STACK_DEPTH as usize * size_of::<u64>(),
+            ),
+            (names::SAMPLES, size_of::<SampleKey>(), size_of::<u64>()),
+            (names::SAMPLE_COUNT, size_of::<u32>(), size_of::<u64>()),
+            (
+                names::FUNC_STATS,
+                size_of::<FuncKey>(),
+                size_of::<FuncStats>(),
+            ),
+            (
+                names::OFFCPU,
+                size_of::<OffCpuKey>(),
+                size_of::<OffCpuValue>(),
+            ),
+            (
+                names::BLOCK_INFLIGHT,
+                size_of::<tracer_common::BlockReq>(),
+                size_of::<u64>(),
+            ),
+            (
+                names::BLOCK_LATENCY,
+                size_of::<u32>(),
+                size_of::<SyscallStats>(),
+            ),
+            (names::DROPS, size_of::<u32>(), size_of::<u64>()),
+            (names::THREADS, size_of::<i32>(), size_of::<ThreadState>()),
+            (
+                names::ZERO_STATS,
+                size_of::<u32>(),
+                size_of::<SyscallStats>(),
+            ),
+            (names::ZERO_FUNC, size_of::<u32>(), size_of::<FuncStats>()),
+            (names::PATH_SCRATCH, size_of::<u32>(), size_of::<BpfPath>()),
+        ];
+        assert_eq!(expect.len(), names::ALL.len(), "every map is checked");
+        for &(name, key, value) in expect {
+            assert_eq!(sizes(name), (key, value), "map {name}: (key, value) bytes");
+        }
+        assert_eq!(obj.maps[names::DROPS].max_entries(), DROP_REASONS);
+    }
+
+    #[test]
+    fn the_load_time_global_is_a_symbol_of_the_object() {
+        use object::{Object, ObjectSymbol};
+        let file = object::File::parse(super::super::attach::EBPF_OBJECT).unwrap();
+        let sym = file
+            .symbol_by_name(names::UPROBES_ON)
+            .expect("UPROBES_ON, which Attached::load overrides, is in the object");
+        assert_eq!(sym.size(), size_of::<u32>() as u64);
+    }
+
+    #[test]
+    fn function_entries_add_up_per_function_and_per_process() {
+        let e = FunctionEntries(vec![
+            (FuncKey { tgid: 10, func: 0 }, 5),
+            (FuncKey { tgid: 11, func: 0 }, 7),
+            (FuncKey { tgid: 10, func: 1 }, 1),
+            (FuncKey { tgid: 11, func: 2 }, 100),
+        ]);
+        assert_eq!(e.per_function(), HashMap::from([(0, 12), (1, 1), (2, 100)]));
+        assert_eq!(e.per_process(&[0, 1]), HashMap::from([(10, 6), (11, 7)]));
+        assert_eq!(e.per_process(&[]), HashMap::new());
+    }
+
+    #[test]
+    fn per_cpu_sums_add_counts_and_keep_the_largest_max() {
+        let mut a = sum_syscall_stats(&[]);
+        a.count = 2;
+        a.max_ns = 50;
+        a.hist[3] = 2;
+        let mut b = a;
+        b.count = 1;
+        b.max_ns = 90;
+        b.hist[3] = 1;
+        let s = sum_syscall_stats(&[a, b]);
+        assert_eq!((s.count, s.max_ns, s.hist[3]), (3, 90, 3));
+    }
+}
