@@ -1,34 +1,14 @@
 //! The CPU-profile files of a session (`cpu_profile/`): per node a folded stack file, an SVG
 //! flamegraph, a `perf report`-like text and the top-30 hotspots; the same for all nodes
-//! together; and how complete the stacks are.
+//! together; how complete the stacks are; the pprof export; the off-CPU flamegraph.
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
 
 use crate::analyse::cpu::{self, FoldOptions, DEFAULT_HOTSPOTS};
 use crate::model::{CpuProfile, ProcessInfo, Snapshot, StackRecord};
-use crate::output::flamegraph;
-
-pub const CPU_DIR: &str = "cpu_profile";
-
-/// File names of one node's CPU outputs, relative to the session folder.
-pub struct NodeFiles {
-    pub folded: String,
-    pub svg: String,
-    pub report: String,
-    pub hotspots: String,
-}
-
-pub fn node_files(p: &ProcessInfo) -> NodeFiles {
-    let l = p.label();
-    NodeFiles {
-        folded: format!("{CPU_DIR}/{l}.folded"),
-        svg: format!("{CPU_DIR}/{l}_flamegraph.svg"),
-        report: format!("{CPU_DIR}/{l}_perf_report.txt"),
-        hotspots: format!("{CPU_DIR}/{l}_hotspots.txt"),
-    }
-}
+use crate::output::layout::{node_files, Rendered, CPU_DIR, OFFCPU_FOLDED, OFFCPU_SVG};
+use crate::output::{flamegraph, pprof};
 
 /// Title of a node's flamegraph: who it is, so a screenshot stands on its own.
 pub fn node_title(p: &ProcessInfo) -> String {
@@ -39,17 +19,9 @@ fn stacks_of(profile: &CpuProfile, pid: u32) -> impl Iterator<Item = &StackRecor
     profile.stacks.iter().filter(move |s| s.pid == pid)
 }
 
-fn write(dir: &Path, rel: &str, text: &str, written: &mut Vec<PathBuf>) -> Result<()> {
-    let path = dir.join(rel);
-    std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
-    written.push(path);
-    Ok(())
-}
-
-/// Writes every CPU output of the session; returns the files written.
-pub fn render(snapshot: &Snapshot, profile: &CpuProfile, dir: &Path) -> Result<Vec<PathBuf>> {
-    std::fs::create_dir_all(dir.join(CPU_DIR))?;
-    let mut written = Vec::new();
+/// Every CPU output of the session, in the order they are written.
+pub fn render(snapshot: &Snapshot, profile: &CpuProfile) -> Result<Vec<Rendered>> {
+    let mut out = Vec::new();
     let fold = FoldOptions {
         node_label: None,
         group_thread_digits: true,
@@ -57,29 +29,20 @@ pub fn render(snapshot: &Snapshot, profile: &CpuProfile, dir: &Path) -> Result<V
     for p in &snapshot.processes {
         let files = node_files(p);
         let lines = cpu::folded(stacks_of(profile, p.pid), &fold);
-        write(
-            dir,
-            &files.folded,
-            &flamegraph::folded_text(&lines),
-            &mut written,
-        )?;
+        out.push(Rendered::new(files.folded, flamegraph::folded_text(&lines)));
         let samples: u64 = stacks_of(profile, p.pid).map(|s| s.count).sum();
         let subtitle = format!("{samples} samples at {} Hz", profile.freq_hz);
         let svg = flamegraph::svg(&lines, &node_title(p), Some(&subtitle))?;
-        write(dir, &files.svg, &svg, &mut written)?;
+        out.push(Rendered::new(files.svg, svg));
         let costs = cpu::symbol_costs(stacks_of(profile, p.pid));
-        write(
-            dir,
-            &files.report,
-            &cpu::perf_report(&costs, profile.freq_hz),
-            &mut written,
-        )?;
-        write(
-            dir,
-            &files.hotspots,
-            &cpu::hotspots(&costs, DEFAULT_HOTSPOTS),
-            &mut written,
-        )?;
+        out.push(Rendered::new(
+            files.report,
+            cpu::perf_report(&costs, profile.freq_hz),
+        ));
+        out.push(Rendered::new(
+            files.hotspots,
+            cpu::hotspots(&costs, DEFAULT_HOTSPOTS),
+        ));
     }
 
     // All nodes in one graph, each under its own root frame.
@@ -92,37 +55,29 @@ pub fn render(snapshot: &Snapshot, profile: &CpuProfile, dir: &Path) -> Result<V
         all.extend(cpu::folded(stacks_of(profile, p.pid), &opts));
     }
     all.sort();
-    write(
-        dir,
-        &format!("{CPU_DIR}/all_nodes.folded"),
-        &flamegraph::folded_text(&all),
-        &mut written,
-    )?;
+    out.push(Rendered::new(
+        format!("{CPU_DIR}/all_nodes.folded"),
+        flamegraph::folded_text(&all),
+    ));
     let svg = flamegraph::svg(&all, "all traced nodes — on-CPU", None)?;
-    write(
-        dir,
-        &format!("{CPU_DIR}/all_nodes_flamegraph.svg"),
-        &svg,
-        &mut written,
-    )?;
-    write(
-        dir,
-        &format!("{CPU_DIR}/stack_quality.txt"),
-        &stack_quality(snapshot, profile),
-        &mut written,
-    )?;
-    let pprof = dir.join(CPU_DIR).join(crate::output::pprof::FILE_NAME);
-    crate::output::pprof::write(snapshot, &pprof)?;
-    written.push(pprof);
+    out.push(Rendered::new(
+        format!("{CPU_DIR}/all_nodes_flamegraph.svg"),
+        svg,
+    ));
+    out.push(Rendered::new(
+        format!("{CPU_DIR}/stack_quality.txt"),
+        stack_quality(snapshot, profile),
+    ));
+    out.push(Rendered::new(
+        format!("{CPU_DIR}/{}", pprof::FILE_NAME),
+        pprof::encode(snapshot)?,
+    ));
     if !snapshot.offcpu.is_empty() {
         let lines = offcpu_folded(snapshot);
-        let folded = flamegraph::folded_text(&lines);
-        write(
-            dir,
-            &format!("{CPU_DIR}/{OFFCPU_FOLDED}"),
-            &folded,
-            &mut written,
-        )?;
+        out.push(Rendered::new(
+            format!("{CPU_DIR}/{OFFCPU_FOLDED}"),
+            flamegraph::folded_text(&lines),
+        ));
         let svg = flamegraph::svg(
             &lines,
             "all traced nodes — off-CPU (blocked) time",
@@ -131,14 +86,10 @@ pub fn render(snapshot: &Snapshot, profile: &CpuProfile, dir: &Path) -> Result<V
                  wait = mutex, wait_bitset = condition variable, or the syscall)",
             ),
         )?;
-        write(dir, &format!("{CPU_DIR}/{OFFCPU_SVG}"), &svg, &mut written)?;
+        out.push(Rendered::new(format!("{CPU_DIR}/{OFFCPU_SVG}"), svg));
     }
-    Ok(written)
+    Ok(out)
 }
-
-/// Off-CPU flamegraph files, relative to `cpu_profile/`.
-pub const OFFCPU_SVG: &str = "offcpu_flamegraph.svg";
-pub const OFFCPU_FOLDED: &str = "offcpu.folded";
 
 /// Folded off-CPU stacks weighted by microseconds blocked: node, thread, why, then where.
 pub fn offcpu_folded(snapshot: &Snapshot) -> Vec<String> {

@@ -14,7 +14,7 @@ use std::path::Path;
 use crate::analyse::findings::{with_unit, Finding, Status};
 use crate::analyse::roles;
 use crate::model::Snapshot;
-use crate::output::report;
+use crate::output::layout::{self, REPORT_FILE, SUMMARY_FILE};
 
 fn esc(s: &str) -> String {
     s.replace('&', "&amp;")
@@ -27,8 +27,8 @@ fn esc(s: &str) -> String {
 /// node, per-node CPU, differential last).
 pub fn flamegraphs(dir: &Path) -> Vec<String> {
     let mut files = Vec::new();
-    report::collect_files(dir, dir, &mut files);
-    files.retain(|f| f.ends_with(".svg") && report::exists(dir, f));
+    layout::collect_files(dir, dir, &mut files);
+    files.retain(|f| f.ends_with(".svg") && layout::exists(dir, f));
     files.sort();
     files
 }
@@ -65,8 +65,8 @@ pub fn page(snapshot: &Snapshot, found: &[Finding], dir: &Path) -> String {
         nodes.len(),
         snapshot.duration_s,
         esc(&snapshot.started_at),
-        r = crate::output::session_folder::REPORT_FILE,
-        s = report::SUMMARY_FILE
+        r = REPORT_FILE,
+        s = SUMMARY_FILE
     );
     let _ = writeln!(
         out,

@@ -14,18 +14,11 @@ use crate::analyse::findings::{Finding, Status, Test};
 use crate::analyse::roles::{self, Node};
 use crate::analyse::{cpu, layers, syscalls, threads};
 use crate::model::Snapshot;
-use crate::output::{cpu_profile, layer_files, session_folder};
-
-pub const SUMMARY_FILE: &str = "summary.json";
-pub const INDEX_FILE: &str = "index.html";
-
-/// Files the session writer produces after the report, linked without an existence check.
-const WRITTEN_LATER: &[&str] = &[SUMMARY_FILE, INDEX_FILE, session_folder::SNAPSHOT_FILE];
-
-/// Whether `rel` exists and is not empty in `dir` (or is written after the report).
-pub fn exists(dir: &Path, rel: &str) -> bool {
-    WRITTEN_LATER.contains(&rel) || std::fs::metadata(dir.join(rel)).is_ok_and(|m| m.len() > 0)
-}
+use crate::output::layout::{
+    self, collect_files, exists, CPU_DIR, DISK_DIR, INDEX_FILE, OFFCPU_SVG, REPORT_FILE,
+    SNAPSHOT_FILE, SUMMARY_FILE, WRITTEN_LATER,
+};
+use crate::output::{consensus_files, cpu_profile, disk_files, log_io_files, strace_table};
 
 /// `[text](rel)` when the file exists, else the plain text.
 fn link(dir: &Path, rel: &str, text: &str) -> String {
@@ -96,11 +89,7 @@ fn run_section(out: &mut String, s: &Snapshot, found: &[Finding], dir: &Path) {
         "- Machine-readable: {}; interactive page: {}; raw data: {}\n",
         link(dir, SUMMARY_FILE, SUMMARY_FILE),
         link(dir, INDEX_FILE, INDEX_FILE),
-        link(
-            dir,
-            session_folder::SNAPSHOT_FILE,
-            session_folder::SNAPSHOT_FILE
-        )
+        link(dir, SNAPSHOT_FILE, SNAPSHOT_FILE)
     );
 }
 
@@ -121,12 +110,8 @@ fn nodes_section(out: &mut String, s: &Snapshot, nodes: &[Node], dir: &Path) {
             .process
             .exited_at_s
             .map_or("no".into(), |t| format!("at {t:.1} s"));
-        let strace = format!(
-            "{}/{}",
-            session_folder::DISK_DIR,
-            session_folder::strace_file(n.process)
-        );
-        let fg = cpu_profile::node_files(n.process).svg;
+        let strace = format!("{}/{}", DISK_DIR, layout::strace_file(n.process));
+        let fg = layout::node_files(n.process).svg;
         let _ = writeln!(
             out,
             "| {} | {} | **{}** | {} | {hb} | {exited} | {} | {} |",
@@ -244,7 +229,7 @@ fn layer_links(dir: &Path, folder: &str, files: &[(&str, &str)]) -> String {
 
 fn network_section(out: &mut String, s: &Snapshot, found: &[Finding], nodes: &[Node], dir: &Path) {
     let _ = writeln!(out, "## 1. Network layer\n");
-    let Some(folder) = layer_files::folder(s, "network") else {
+    let Some(folder) = layout::layer_folder(s, "network") else {
         let _ = writeln!(out, "The layer profile has no `network` layer.\n");
         return;
     };
@@ -326,7 +311,7 @@ fn top_table(out: &mut String, costs: &cpu::SymbolCosts, n: usize) {
 
 fn log_io_section(out: &mut String, s: &Snapshot, found: &[Finding], nodes: &[Node], dir: &Path) {
     let _ = writeln!(out, "## 2. Log & I/O layer\n");
-    if let Some(folder) = layer_files::folder(s, "log_io") {
+    if let Some(folder) = layout::layer_folder(s, "log_io") {
         let _ = writeln!(
             out,
             "{}\n",
@@ -366,7 +351,7 @@ fn log_io_section(out: &mut String, s: &Snapshot, found: &[Finding], nodes: &[No
     }
     out.push('\n');
     if s.disk.as_ref().is_some_and(|d| !d.devices.is_empty()) {
-        let _ = writeln!(out, "```\n{}```\n", layer_files::iostat_text(s));
+        let _ = writeln!(out, "```\n{}```\n", log_io_files::iostat_text(s));
     }
 }
 
@@ -378,9 +363,9 @@ fn consensus_section(
     dir: &Path,
 ) {
     let _ = writeln!(out, "## 3. Consensus layer\n");
-    if let Some(folder) = layer_files::folder(s, "consensus") {
+    if let Some(folder) = layout::layer_folder(s, "consensus") {
         for n in nodes {
-            let (svg, report) = layer_files::consensus_node_files(&folder, n);
+            let (svg, report) = layout::consensus_node_files(&folder, n);
             let _ = writeln!(
                 out,
                 "- {}: {} · {}",
@@ -413,23 +398,19 @@ fn consensus_section(
     let _ = writeln!(
         out,
         "Leader vs follower (share of all samples of the nodes in each role, biggest differences):\n\n```\n{}```\n",
-        layer_files::leader_follower_diff(s, nodes, 10)
+        consensus_files::leader_follower_diff(s, nodes, 10)
     );
 }
 
 fn disk_section(out: &mut String, s: &Snapshot, found: &[Finding], nodes: &[Node], dir: &Path) {
     let _ = writeln!(out, "## 4. Disk I/O\n");
-    let disk = layer_files::folder(s, "disk").unwrap_or_else(|| session_folder::DISK_DIR.into());
+    let disk = layout::layer_folder(s, "disk").unwrap_or_else(|| DISK_DIR.into());
     let mut links: Vec<String> = nodes
         .iter()
         .map(|n| {
             link(
                 dir,
-                &format!(
-                    "{}/{}",
-                    session_folder::DISK_DIR,
-                    session_folder::strace_file(n.process)
-                ),
+                &format!("{}/{}", DISK_DIR, layout::strace_file(n.process)),
                 &format!("strace -c {}", n.name()),
             )
         })
@@ -442,7 +423,7 @@ fn disk_section(out: &mut String, s: &Snapshot, found: &[Finding], nodes: &[Node
         ("disk_after.txt", "disk after"),
     ] {
         let d = if f.starts_with("strace") || f.starts_with("syscall") {
-            session_folder::DISK_DIR.to_string()
+            DISK_DIR.to_string()
         } else {
             disk.clone()
         };
@@ -475,7 +456,7 @@ fn disk_section(out: &mut String, s: &Snapshot, found: &[Finding], nodes: &[Node
     }
     out.push('\n');
     if s.disk.as_ref().is_some_and(|d| !d.processes.is_empty()) {
-        let _ = writeln!(out, "```\n{}```\n", layer_files::iotop_text(s, nodes));
+        let _ = writeln!(out, "```\n{}```\n", disk_files::iotop_text(s, nodes));
     }
 }
 
@@ -525,7 +506,7 @@ fn threads_section(out: &mut String, s: &Snapshot, nodes: &[Node], dir: &Path) {
              variable; stacks usually stop in libc, built without frame pointers).",
             link(
                 dir,
-                &format!("{}/{}", cpu_profile::CPU_DIR, cpu_profile::OFFCPU_SVG),
+                &format!("{}/{}", CPU_DIR, OFFCPU_SVG),
                 "off-CPU flamegraph"
             )
         );
@@ -535,7 +516,7 @@ fn threads_section(out: &mut String, s: &Snapshot, nodes: &[Node], dir: &Path) {
 
 fn completeness_section(out: &mut String, s: &Snapshot, dir: &Path) {
     let _ = writeln!(out, "## Completeness\n");
-    let _ = writeln!(out, "{}", session_folder::drops_text(s).trim_end());
+    let _ = writeln!(out, "{}", strace_table::drops_text(s).trim_end());
     let _ = writeln!(out, "\n| reason | lost |\n|---|---:|");
     for (k, v) in &s.drops {
         let _ = writeln!(out, "| {k} | {v} |");
@@ -544,11 +525,7 @@ fn completeness_section(out: &mut String, s: &Snapshot, dir: &Path) {
         let _ = writeln!(
             out,
             "\nStack quality ({}):\n",
-            link(
-                dir,
-                &format!("{}/stack_quality.txt", cpu_profile::CPU_DIR),
-                "details"
-            )
+            link(dir, &format!("{}/stack_quality.txt", CPU_DIR), "details")
         );
         for line in cpu_profile::stack_quality(s, p).lines() {
             let _ = writeln!(out, "- {}", line.trim());
@@ -573,26 +550,11 @@ fn files_section(out: &mut String, dir: &Path) {
             files.push(f.to_string());
         }
     }
-    files.retain(|f| f != session_folder::REPORT_FILE);
+    files.retain(|f| f != REPORT_FILE);
     files.sort();
     for f in files {
         if exists(dir, &f) {
             let _ = writeln!(out, "- {}", link(dir, &f, &f));
-        }
-    }
-}
-
-/// Relative paths of the files under `dir`.
-pub fn collect_files(root: &Path, dir: &Path, out: &mut Vec<String>) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for e in entries.flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            collect_files(root, &p, out);
-        } else if let Ok(rel) = p.strip_prefix(root) {
-            out.push(rel.to_string_lossy().into_owned());
         }
     }
 }

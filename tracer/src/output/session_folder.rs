@@ -1,6 +1,7 @@
-//! The session folder: the shape users of the original `targeted_perf_test.sh` know
-//! (`04_disk_io_dedicated/strace_*.txt`, `TARGETED_PERF_ANALYSIS_REPORT.md`), plus
-//! `snapshot.json`, from which `tracer report DIR` re-renders everything.
+//! The session writer: composes every renderer of `output/` into the session folder (the shape
+//! users of the original `targeted_perf_test.sh` know, see [`crate::output::layout`]), writes
+//! the files, and saves and loads `snapshot.json`, from which `tracer report DIR` re-renders
+//! everything.
 
 use anyhow::{Context, Result};
 use std::fmt::Write as _;
@@ -8,28 +9,36 @@ use std::path::{Path, PathBuf};
 
 use crate::analyse::findings;
 use crate::analyse::syscalls;
-use crate::model::{ProcessInfo, Snapshot};
-use crate::output::{cpu_profile, html, layer_files, layers, report, strace_table, summary};
+use crate::model::Snapshot;
+use crate::output::layout::Rendered;
+use crate::output::{
+    consensus_files, cpu_profile, disk_files, html, layer_folder, log_io_files, network_files,
+    report, strace_table, summary,
+};
 
-pub const SNAPSHOT_FILE: &str = "snapshot.json";
-pub const DISK_DIR: &str = "04_disk_io_dedicated";
-pub const REPORT_FILE: &str = "TARGETED_PERF_ANALYSIS_REPORT.md";
+pub use crate::output::layout::{strace_file, DISK_DIR, REPORT_FILE, SNAPSHOT_FILE};
+pub use crate::output::strace_table::drops_text;
 
-/// Name of a process's syscall table file.
-pub fn strace_file(p: &ProcessInfo) -> String {
-    format!("strace_{}.txt", p.label())
+/// Writes one file of the session: the only place `output/` writes.
+fn write(dir: &Path, rel: &str, bytes: &[u8]) -> Result<PathBuf> {
+    let path = dir.join(rel);
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("creating {}", parent.display()))?;
+    }
+    std::fs::write(&path, bytes).with_context(|| format!("writing {}", path.display()))?;
+    Ok(path)
 }
 
-fn write(path: &Path, text: &str) -> Result<()> {
-    std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))
+/// Writes `files` in order; returns their paths.
+fn write_all(dir: &Path, files: Vec<Rendered>) -> Result<Vec<PathBuf>> {
+    files.iter().map(|f| write(dir, &f.rel, &f.bytes)).collect()
 }
 
 /// Writes `snapshot.json`. Done first, so the data survives whatever happens to rendering.
 pub fn save_snapshot(snapshot: &Snapshot, dir: &Path) -> Result<PathBuf> {
-    let path = dir.join(SNAPSHOT_FILE);
     let json = serde_json::to_string_pretty(snapshot)?;
-    write(&path, &json)?;
-    Ok(path)
+    write(dir, SNAPSHOT_FILE, json.as_bytes())
 }
 
 /// Reads a saved `snapshot.json`.
@@ -45,106 +54,41 @@ pub fn load_snapshot(dir: &Path) -> Result<Snapshot> {
     serde_json::from_str(&text).with_context(|| format!("{} is not valid", path.display()))
 }
 
-/// The full text file of one set of processes: classic table, extended table, files, figures.
-fn syscall_report(snapshot: &Snapshot, title: &str, pids: &[u32]) -> String {
-    let rows = syscalls::table(snapshot, pids);
-    let mut out = String::new();
-    let _ = writeln!(out, "# {title}");
-    let _ = writeln!(
-        out,
-        "# traced {:.1} s from {}; syscall latency is enter-to-exit wall time\n",
-        snapshot.duration_s, snapshot.started_at
-    );
-    out.push_str(&strace_table::classic(&rows));
-    out.push_str("\n## Latency, bytes, socket vs file\n\n");
-    out.push_str(&strace_table::extended(&rows));
-    out.push_str("\n## Files written and flushed\n\n");
-    out.push_str(&strace_table::files(&syscalls::files(snapshot, pids)));
-    out.push_str("\n## Disk figures\n\n");
-    out.push_str(&strace_table::disk_figures(&syscalls::disk_figures(
-        snapshot, pids,
-    )));
-    out
-}
-
 /// Renders every output of the session into `dir` (snapshot.json must already be there or is
 /// written by the caller). Returns the files written.
 pub fn render(snapshot: &Snapshot, dir: &Path) -> Result<Vec<PathBuf>> {
-    let disk = dir.join(DISK_DIR);
-    std::fs::create_dir_all(&disk).with_context(|| format!("creating {}", disk.display()))?;
-    let mut written = Vec::new();
-
-    for p in &snapshot.processes {
-        let title = format!("syscalls of {} (pid {})", p.comm, p.pid);
-        let path = disk.join(strace_file(p));
-        write(&path, &syscall_report(snapshot, &title, &[p.pid]))?;
-        written.push(path);
-    }
-    let all: Vec<u32> = snapshot.processes.iter().map(|p| p.pid).collect();
-    if snapshot.processes.len() > 1 {
-        let path = disk.join("strace_all.txt");
-        write(
-            &path,
-            &syscall_report(snapshot, "syscalls of all traced processes", &all),
-        )?;
-        written.push(path);
-    }
-
-    let analysis = disk.join("syscall_analysis.txt");
-    write(&analysis, &analysis_text(snapshot))?;
-    written.push(analysis);
-
-    if let Some(profile) = &snapshot.profile {
-        written.extend(cpu_profile::render(snapshot, profile, dir)?);
-    }
-    written.extend(layers::render(snapshot, dir)?);
-
-    // Findings, the original script's per-layer files, then what links to them: summary.json,
-    // index.html and the report last, so every link they hold points at a written file.
     let found = findings::evaluate(snapshot);
-    written.extend(layer_files::render(snapshot, &found, dir)?);
-    let summary_path = dir.join(report::SUMMARY_FILE);
-    write(&summary_path, &summary::json(snapshot, &found, dir)?)?;
-    written.push(summary_path);
-    let index = dir.join(report::INDEX_FILE);
-    write(&index, &html::page(snapshot, &found, dir))?;
-    written.push(index);
-    let report_path = dir.join(REPORT_FILE);
-    write(&report_path, &report::markdown(snapshot, &found, dir))?;
-    written.push(report_path);
+    // Each renderer's files are written as soon as they are rendered: a renderer that fails
+    // leaves the files before it in place.
+    let mut written = write_all(dir, strace_table::render(snapshot))?;
+    if let Some(profile) = &snapshot.profile {
+        written.extend(write_all(dir, cpu_profile::render(snapshot, profile)?)?);
+    }
+    written.extend(write_all(dir, layer_folder::render(snapshot)?)?);
+    // The original script's per-layer files.
+    written.extend(write_all(dir, network_files::render(snapshot, &found)?)?);
+    written.extend(write_all(dir, log_io_files::render(snapshot, &found)?)?);
+    written.extend(write_all(dir, consensus_files::render(snapshot, &found)?)?);
+    written.extend(write_all(dir, disk_files::render(snapshot))?);
+
+    // Then what links to them: summary.json, index.html and the report last, each rendered
+    // after the files it links are on disk, so every link points at a written file.
+    written.push(write(
+        dir,
+        crate::output::layout::SUMMARY_FILE,
+        summary::json(snapshot, &found, dir)?.as_bytes(),
+    )?);
+    written.push(write(
+        dir,
+        crate::output::layout::INDEX_FILE,
+        html::page(snapshot, &found, dir).as_bytes(),
+    )?);
+    written.push(write(
+        dir,
+        REPORT_FILE,
+        report::markdown(snapshot, &found, dir).as_bytes(),
+    )?);
     Ok(written)
-}
-
-/// Per-node disk figures, the notes and the drop counters.
-fn analysis_text(snapshot: &Snapshot) -> String {
-    let mut out = String::new();
-    for p in &snapshot.processes {
-        let _ = writeln!(out, "== {} (pid {}) ==", p.comm, p.pid);
-        out.push_str(&strace_table::disk_figures(&syscalls::disk_figures(
-            snapshot,
-            &[p.pid],
-        )));
-        out.push('\n');
-    }
-    out.push_str(&drops_text(snapshot));
-    out
-}
-
-/// The lost-event counters, always shown, zero or not.
-pub fn drops_text(snapshot: &Snapshot) -> String {
-    let total: u64 = snapshot.drops.values().sum();
-    let mut out = format!("lost events: {total}");
-    if total > 0 {
-        let parts: Vec<String> = snapshot
-            .drops
-            .iter()
-            .filter(|(_, v)| **v > 0)
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect();
-        let _ = write!(out, " ({})", parts.join(", "));
-    }
-    out.push('\n');
-    out
 }
 
 /// A few lines for the terminal at the end of a run.

@@ -1,9 +1,85 @@
-//! Text tables in the shape `strace -c` users know, and the extended tables beyond it.
+//! The syscall files of `04_disk_io_dedicated/`: one `strace_<node>.txt` per process (and
+//! `strace_all.txt`), each a table in the shape `strace -c` users know followed by the tables
+//! beyond it, and `syscall_analysis.txt` (per-node disk figures and the lost events).
 
 use std::fmt::Write as _;
 
 use crate::analyse::syscalls::{self, DiskFigures, FileActivity, SyscallRow};
-use crate::model::{FdKind, Stats};
+use crate::model::{FdKind, Snapshot, Stats};
+use crate::output::layout::{self, Rendered, DISK_DIR};
+
+/// Every file of this kind in the session.
+pub fn render(snapshot: &Snapshot) -> Vec<Rendered> {
+    let mut out = Vec::new();
+    for p in &snapshot.processes {
+        let title = format!("syscalls of {} (pid {})", p.comm, p.pid);
+        out.push(Rendered::new(
+            format!("{DISK_DIR}/{}", layout::strace_file(p)),
+            syscall_file(snapshot, &title, &[p.pid]),
+        ));
+    }
+    if snapshot.processes.len() > 1 {
+        let all: Vec<u32> = snapshot.processes.iter().map(|p| p.pid).collect();
+        out.push(Rendered::new(
+            format!("{DISK_DIR}/{}", layout::STRACE_ALL_FILE),
+            syscall_file(snapshot, "syscalls of all traced processes", &all),
+        ));
+    }
+    out.push(Rendered::new(
+        format!("{DISK_DIR}/{}", layout::SYSCALL_ANALYSIS_FILE),
+        analysis(snapshot),
+    ));
+    out
+}
+
+/// The full text file of one set of processes: classic table, extended table, files, figures.
+pub fn syscall_file(snapshot: &Snapshot, title: &str, pids: &[u32]) -> String {
+    let rows = syscalls::table(snapshot, pids);
+    let mut out = String::new();
+    let _ = writeln!(out, "# {title}");
+    let _ = writeln!(
+        out,
+        "# traced {:.1} s from {}; syscall latency is enter-to-exit wall time\n",
+        snapshot.duration_s, snapshot.started_at
+    );
+    out.push_str(&classic(&rows));
+    out.push_str("\n## Latency, bytes, socket vs file\n\n");
+    out.push_str(&extended(&rows));
+    out.push_str("\n## Files written and flushed\n\n");
+    out.push_str(&files(&syscalls::files(snapshot, pids)));
+    out.push_str("\n## Disk figures\n\n");
+    out.push_str(&disk_figures(&syscalls::disk_figures(snapshot, pids)));
+    out
+}
+
+/// `syscall_analysis.txt`: per-node disk figures, then the drop counters.
+pub fn analysis(snapshot: &Snapshot) -> String {
+    let mut out = String::new();
+    for p in &snapshot.processes {
+        let _ = writeln!(out, "== {} (pid {}) ==", p.comm, p.pid);
+        out.push_str(&disk_figures(&syscalls::disk_figures(snapshot, &[p.pid])));
+        out.push('\n');
+    }
+    out.push_str(&drops_text(snapshot));
+    out
+}
+
+/// The lost-event counters, always shown, zero or not.
+pub fn drops_text(snapshot: &Snapshot) -> String {
+    let total: u64 = snapshot.drops.values().sum();
+    let mut out = format!("lost events: {total}");
+    if total > 0 {
+        let parts: Vec<String> = snapshot
+            .drops
+            .iter()
+            .filter(|(_, v)| **v > 0)
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        let _ = write!(out, " ({})", parts.join(", "));
+    }
+    out.push('\n');
+    out
+}
 
 const RULE: &str = "------ ----------- ----------- --------- --------- ----------------";
 

@@ -11,7 +11,7 @@ use crate::analyse::findings::{Finding, Status};
 use crate::analyse::roles;
 use crate::analyse::{layers, syscalls};
 use crate::model::Snapshot;
-use crate::output::report;
+use crate::output::layout::{self, REPORT_FILE, SNAPSHOT_FILE, SUMMARY_FILE};
 
 /// Version of the summary.json layout; bump it when a field changes meaning.
 pub const SUMMARY_SCHEMA_VERSION: u32 = 1;
@@ -107,21 +107,14 @@ fn test_of_layer(name: &str) -> Option<crate::analyse::findings::Test> {
 pub fn build(snapshot: &Snapshot, found: &[Finding], dir: &Path) -> Summary {
     let nodes = roles::nodes(snapshot);
     let mut links = Vec::new();
-    report::collect_files(dir, dir, &mut links);
-    for f in [
-        crate::output::session_folder::REPORT_FILE,
-        report::INDEX_FILE,
-        crate::output::session_folder::SNAPSHOT_FILE,
-    ] {
+    layout::collect_files(dir, dir, &mut links);
+    for f in [REPORT_FILE, layout::INDEX_FILE, SNAPSHOT_FILE] {
         if !links.iter().any(|l| l == f) {
             links.push(f.to_string());
         }
     }
     // Empty files (a layer without samples has an empty .folded) are not worth a link.
-    links.retain(|l| {
-        l != report::SUMMARY_FILE
-            && (l == crate::output::session_folder::REPORT_FILE || report::exists(dir, l))
-    });
+    links.retain(|l| l != SUMMARY_FILE && (l == REPORT_FILE || layout::exists(dir, l)));
     links.sort();
     Summary {
         schema_version: SUMMARY_SCHEMA_VERSION,

@@ -1,15 +1,18 @@
-//! Per-layer outputs, in the layer's folder (`01_network_layer/` ...): a flamegraph of only the
-//! samples taken inside the layer, the latency of its probed functions per node, and the
-//! syscalls made inside it.
+//! The files every layer's folder gets (`01_network_layer/` ...), whatever the layer:
+//! `<layer>_functions.txt` (the latency of its probed functions per node),
+//! `<layer>_flamegraph.svg` and `<layer>.folded` (only the samples taken inside the layer), and
+//! `<layer>_syscalls.txt` (the syscalls made inside it). The original script's extra files of
+//! particular layers are in `network_files`, `log_io_files`, `consensus_files` and
+//! `disk_files`.
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
 
 use crate::analyse::cpu::{self, FoldOptions};
 use crate::analyse::layers;
 use crate::model::{LayerInfo, Snapshot};
 use crate::output::flamegraph;
+use crate::output::layout::Rendered;
 
 fn us(ns: f64) -> String {
     if ns >= 10_000.0 {
@@ -98,99 +101,55 @@ pub fn syscalls_table(snapshot: &Snapshot, layer: &LayerInfo) -> String {
     out
 }
 
-/// Writes every layer's files; returns them.
-pub fn render(snapshot: &Snapshot, dir: &Path) -> Result<Vec<PathBuf>> {
-    let mut written = Vec::new();
+/// Every layer's files, layer by layer.
+pub fn render(snapshot: &Snapshot) -> Result<Vec<Rendered>> {
+    let mut out = Vec::new();
     for layer in &snapshot.layers {
-        let folder = dir.join(&layer.folder);
-        std::fs::create_dir_all(&folder)
-            .with_context(|| format!("creating {}", folder.display()))?;
-        let mut put = |name: String, text: String| -> Result<()> {
-            let path = folder.join(name);
-            std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
-            written.push(path);
-            Ok(())
-        };
+        let file = |name: String| format!("{}/{name}", layer.folder);
         if !layer.functions.is_empty() {
-            put(
-                format!("{}_functions.txt", layer.name),
+            out.push(Rendered::new(
+                file(format!("{}_functions.txt", layer.name)),
                 functions_table(snapshot, layer),
-            )?;
+            ));
             if snapshot.profile.is_some() {
-                let mut lines = Vec::new();
-                for p in &snapshot.processes {
-                    let opts = FoldOptions {
-                        node_label: Some(format!("{} (pid {})", p.comm, p.pid)),
-                        group_thread_digits: true,
-                    };
-                    lines.extend(cpu::folded(
-                        layers::stacks_in_layer(snapshot, &layer.name).filter(|s| s.pid == p.pid),
-                        &opts,
-                    ));
-                }
-                lines.sort();
+                let lines = folded(snapshot, layer);
                 let share = layers::cpu_share(snapshot, &layer.name, &[]);
                 let subtitle = format!(
                     "{:.1}% of on-CPU samples ({} of {}; {} by uprobe attribution, {} by stack membership)",
                     share.pct, share.samples, share.total, share.by_probe, share.by_stack
                 );
                 let title = format!("{} layer — on-CPU samples inside it", layer.title);
-                put(
-                    format!("{}_flamegraph.svg", layer.name),
+                out.push(Rendered::new(
+                    file(format!("{}_flamegraph.svg", layer.name)),
                     flamegraph::svg(&lines, &title, Some(&subtitle))?,
-                )?;
-                put(
-                    format!("{}.folded", layer.name),
+                ));
+                out.push(Rendered::new(
+                    file(format!("{}.folded", layer.name)),
                     flamegraph::folded_text(&lines),
-                )?;
+                ));
             }
         }
-        put(
-            format!("{}_syscalls.txt", layer.name),
+        out.push(Rendered::new(
+            file(format!("{}_syscalls.txt", layer.name)),
             syscalls_table(snapshot, layer),
-        )?;
+        ));
     }
-    Ok(written)
+    Ok(out)
 }
 
-/// The report's layer section.
-pub fn report_section(snapshot: &Snapshot) -> String {
-    let mut out = String::new();
-    if snapshot.layers.is_empty() {
-        return out;
+/// The layer's samples, every node under its own root frame.
+fn folded(snapshot: &Snapshot, layer: &LayerInfo) -> Vec<String> {
+    let mut lines = Vec::new();
+    for p in &snapshot.processes {
+        let opts = FoldOptions {
+            node_label: Some(format!("{} (pid {})", p.comm, p.pid)),
+            group_thread_digits: true,
+        };
+        lines.extend(cpu::folded(
+            layers::stacks_in_layer(snapshot, &layer.name).filter(|s| s.pid == p.pid),
+            &opts,
+        ));
     }
-    let _ = writeln!(
-        out,
-        "\n## Layers\n\nAttribution: {} (a sample or syscall belongs to the layer of the \
-         thread's innermost active layer function).\n",
-        if snapshot.attribution == "uprobes" {
-            "uprobes on the layer functions, stack membership for samples outside them"
-        } else {
-            "stack membership only (uprobes off): syscalls are not attributed"
-        }
-    );
-    let _ = writeln!(out, "| layer | on-CPU share | syscalls inside | files |");
-    let _ = writeln!(out, "|---|---:|---|---|");
-    for l in &snapshot.layers {
-        let share = layers::cpu_share(snapshot, &l.name, &[]);
-        let sys: Vec<String> = layers::syscalls_in_layer(snapshot, &l.name, &[])
-            .into_iter()
-            .take(4)
-            .map(|(n, s)| format!("{n} {} ({:.1} ms)", s.count, s.total_ns as f64 / 1e6))
-            .collect();
-        let _ = writeln!(
-            out,
-            "| {} | {:.1}% | {} | [{}/]({}/) |",
-            l.title,
-            share.pct,
-            if sys.is_empty() {
-                "-".into()
-            } else {
-                sys.join(", ")
-            },
-            l.folder,
-            l.folder
-        );
-    }
-    out
+    lines.sort();
+    lines
 }
