@@ -11,6 +11,7 @@ use quick_xml::Reader;
 use tracer::analyse::cpu::{self, FoldOptions};
 use tracer::model::{CpuProfile, StackRecord};
 use tracer::output::flamegraph;
+use tracer::profile::Pattern;
 
 fn stack(thread: &str, frames: &[&str], count: u64) -> StackRecord {
     StackRecord {
@@ -194,15 +195,17 @@ fn hotspots_list_self_then_total_in_order() {
 #[test]
 fn function_shares_follow_the_layer_names() {
     let stacks = leader_profile().stacks;
-    let applier = cpu::share(&stacks, |f| cpu::matches_function(f, "Raft::applier"));
+    let function = |name: &str| Pattern::parse(name).unwrap();
+    let applier = function("Raft::applier");
+    let applier = cpu::share(&stacks, |f| applier.matches(f));
     assert_eq!((applier.self_samples, applier.total_samples), (30, 40));
     assert_eq!((applier.self_pct, applier.total_pct), (30.0, 40.0));
-    let persist = cpu::share(&stacks, |f| {
-        cpu::matches_function(f, "Persister::saveRaftState")
-    });
+    let persist = function("Persister::saveRaftState");
+    let persist = cpu::share(&stacks, |f| persist.matches(f));
     assert_eq!((persist.self_pct, persist.total_pct), (0.0, 20.0));
     // The hooked user-space `send`, not the kernel's `__sys_sendto`.
-    let send = cpu::share(&stacks, |f| cpu::matches_function(f, "send"));
+    let send = function("send");
+    let send = cpu::share(&stacks, |f| send.matches(f));
     assert_eq!((send.self_samples, send.total_samples), (0, 25));
 }
 

@@ -8,8 +8,8 @@ mod common;
 use common::*;
 use std::process::Child;
 use std::time::{Duration, Instant};
-use tracer::analyse::cpu::matches_function;
 use tracer::model::Snapshot;
+use tracer::profile::Pattern;
 use tracer_test_support::{ClientMode, ClientOpts, Cluster, ClusterOpts, Fsync, GroundTruth};
 
 fn wait(child: &mut Child, timeout: Duration) {
@@ -136,13 +136,19 @@ fn persist_sleep_of_two_ms_shows_as_two_ms_p50() {
         !snap
             .functions
             .iter()
-            .any(|f| matches_function(&f.function, "Raft::doHeartBeat")),
+            .any(|f| Pattern::parse("Raft::doHeartBeat")
+                .unwrap()
+                .matches(&f.function)),
         "--no-probe opts a function out"
     );
     let save: Vec<_> = snap
         .functions
         .iter()
-        .filter(|f| matches_function(&f.function, "Persister::saveRaftState"))
+        .filter(|f| {
+            Pattern::parse("Persister::saveRaftState")
+                .unwrap()
+                .matches(&f.function)
+        })
         .collect();
     assert!(!save.is_empty(), "saveRaftState is probed");
     let mut all = tracer::model::Stats {

@@ -27,6 +27,7 @@ use serde::Serialize;
 
 use crate::analyse::{cpu, roles, syscalls};
 use crate::model::{FdKind, Snapshot, StackRecord};
+use crate::profile::pattern::{any_matches, parse_all, Pattern};
 
 #[doc(hidden)]
 pub mod canned;
@@ -330,19 +331,20 @@ enum Measured {
 /// A figure is a share of samples only with at least this many samples of the node.
 pub const MIN_SAMPLES: u64 = 20;
 
-// Function names of the figures (demangled, as `cpu::matches_function` reads them; a name
-// without `::` is a C function and must match exactly).
+// Function names of the figures, as profile patterns ([`Pattern`]): a qualified name matches
+// in any scope and whatever its signature's decorations; `::name` is a C function in the global
+// scope (`::send` is the hooked send, never `Socket::send`).
 pub const SEND_RECV: &[&str] = &[
-    "send",
-    "recv",
-    "sendto",
-    "recvfrom",
-    "sendmsg",
-    "recvmsg",
-    "__libc_send",
-    "__libc_recv",
-    "__send",
-    "__recv",
+    "::send",
+    "::recv",
+    "::sendto",
+    "::recvfrom",
+    "::sendmsg",
+    "::recvmsg",
+    "::__libc_send",
+    "::__libc_recv",
+    "::__send",
+    "::__recv",
 ];
 pub const GET_CONNECTION: &[&str] = &["ConnectionPool::getConnection"];
 pub const SERIALIZE: &[&str] = &[
@@ -359,52 +361,64 @@ pub const HEARTBEAT: &[&str] = &[
 pub const APPLIER: &[&str] = &["Raft::applier", "Raft::applierTicker"];
 /// Frames of a mutex acquisition (glibc's slow path and its callers).
 pub const LOCK_FRAMES: &[&str] = &[
-    "__lll_lock_wait",
-    "__lll_lock_wait_private",
-    "pthread_mutex_lock",
-    "___pthread_mutex_lock",
-    "__pthread_mutex_lock",
-    "__pthread_mutex_lock_full",
-    "pthread_mutex_timedlock",
-    "__pthread_mutex_cond_lock",
+    "::__lll_lock_wait",
+    "::__lll_lock_wait_private",
+    "::pthread_mutex_lock",
+    "::___pthread_mutex_lock",
+    "::__pthread_mutex_lock",
+    "::__pthread_mutex_lock_full",
+    "::pthread_mutex_timedlock",
+    "::__pthread_mutex_cond_lock",
     "std::mutex::lock",
     "std::unique_lock<std::mutex>::lock",
-    "__gthread_mutex_lock",
+    "::__gthread_mutex_lock",
 ];
 /// Frames of a condition-variable (or semaphore) wait: waiting for work, not for a lock.
 pub const CONDVAR_FRAMES: &[&str] = &[
-    "pthread_cond_wait",
-    "___pthread_cond_wait",
-    "__pthread_cond_wait",
-    "pthread_cond_timedwait",
-    "___pthread_cond_timedwait",
-    "pthread_cond_clockwait",
-    "___pthread_cond_clockwait",
-    "__pthread_cond_wait_common",
+    "::pthread_cond_wait",
+    "::___pthread_cond_wait",
+    "::__pthread_cond_wait",
+    "::pthread_cond_timedwait",
+    "::___pthread_cond_timedwait",
+    "::pthread_cond_clockwait",
+    "::___pthread_cond_clockwait",
+    "::__pthread_cond_wait_common",
     "std::condition_variable::wait",
     "std::condition_variable::wait_until",
     "std::condition_variable::wait_for",
     "std::condition_variable::__wait_until_impl",
     "std::condition_variable_any::wait",
-    "sem_wait",
-    "sem_timedwait",
-    "sem_clockwait",
+    "::sem_wait",
+    "::sem_timedwait",
+    "::sem_clockwait",
 ];
 /// Path fragments of persister/data files, besides files under a node's data dirs.
 pub const PERSISTER_MARKERS: &[&str] = &["persist", "raftstate", "raft_state", "snapshot"];
 
-/// Whether `frame` is the function `name`; a name without `::` is a C function and matches
-/// only itself (`send`, never `Socket::send`).
-pub fn is_fn(frame: &str, name: &str) -> bool {
-    if name.contains("::") {
-        cpu::matches_function(frame, name)
-    } else {
-        frame.split(['(', ' ']).next() == Some(name)
-    }
+/// The function lists above as patterns, parsed once.
+struct Functions {
+    send_recv: Vec<Pattern>,
+    get_connection: Vec<Pattern>,
+    serialize: Vec<Pattern>,
+    heartbeat: Vec<Pattern>,
+    applier: Vec<Pattern>,
+    lock: Vec<Pattern>,
+    condvar: Vec<Pattern>,
+    do_heartbeat: Pattern,
 }
 
-fn any_fn(frame: &str, names: &[&str]) -> bool {
-    !frame.ends_with(crate::model::KERNEL_SUFFIX) && names.iter().any(|n| is_fn(frame, n))
+fn functions() -> &'static Functions {
+    static FUNCTIONS: std::sync::LazyLock<Functions> = std::sync::LazyLock::new(|| Functions {
+        send_recv: parse_all(SEND_RECV),
+        get_connection: parse_all(GET_CONNECTION),
+        serialize: parse_all(SERIALIZE),
+        heartbeat: parse_all(HEARTBEAT),
+        applier: parse_all(APPLIER),
+        lock: parse_all(LOCK_FRAMES),
+        condvar: parse_all(CONDVAR_FRAMES),
+        do_heartbeat: parse_all(&["Raft::doHeartBeat"]).remove(0),
+    });
+    &FUNCTIONS
 }
 
 /// A frame of Raft code: `Raft::...`, in any namespace.
@@ -423,10 +437,10 @@ pub enum FutexWait {
 
 pub fn classify_futex(frames: &[String]) -> FutexWait {
     for f in frames.iter().rev() {
-        if any_fn(f, LOCK_FRAMES) {
+        if any_matches(&functions().lock, f) {
             return FutexWait::Mutex;
         }
-        if any_fn(f, CONDVAR_FRAMES) {
+        if any_matches(&functions().condvar, f) {
             return FutexWait::CondVar;
         }
     }
@@ -460,11 +474,13 @@ pub fn warnings(findings: &[Finding]) -> impl Iterator<Item = &Finding> {
 
 fn measure_node(snapshot: &Snapshot, node: &roles::Node, id: &str) -> Measured {
     match id {
-        "network.send_recv_share" => cpu_share(snapshot, node.pid, SEND_RECV),
-        "network.get_connection_share" => cpu_share(snapshot, node.pid, GET_CONNECTION),
-        "network.serialize_share" => cpu_share(snapshot, node.pid, SERIALIZE),
-        "consensus.heartbeat_share" => cpu_share(snapshot, node.pid, HEARTBEAT),
-        "consensus.applier_share" => cpu_share(snapshot, node.pid, APPLIER),
+        "network.send_recv_share" => cpu_share(snapshot, node.pid, &functions().send_recv),
+        "network.get_connection_share" => {
+            cpu_share(snapshot, node.pid, &functions().get_connection)
+        }
+        "network.serialize_share" => cpu_share(snapshot, node.pid, &functions().serialize),
+        "consensus.heartbeat_share" => cpu_share(snapshot, node.pid, &functions().heartbeat),
+        "consensus.applier_share" => cpu_share(snapshot, node.pid, &functions().applier),
         "consensus.lock_share" => lock_share(snapshot, node),
         "log_io.fsync_rate" => {
             let d = syscalls::disk_figures(snapshot, &[node.pid]);
@@ -543,12 +559,17 @@ fn samples_missing(snapshot: &Snapshot, pid: u32) -> Option<String> {
     })
 }
 
-fn cpu_share(snapshot: &Snapshot, pid: u32, names: &[&str]) -> Measured {
+fn cpu_share(snapshot: &Snapshot, pid: u32, functions: &[Pattern]) -> Measured {
     if let Some(why) = samples_missing(snapshot, pid) {
         return Measured::NotMeasured(why);
     }
     let stacks = node_stacks(snapshot, pid).unwrap_or_default();
-    let s = cpu::share(stacks.iter().copied(), |f| any_fn(f, names));
+    let s = cpu::share(stacks.iter().copied(), |f| any_matches(functions, f));
+    // Named as readers know them: `send`, not the `::send` that anchors the pattern.
+    let names: Vec<&str> = functions
+        .iter()
+        .map(|p| p.text.trim_start_matches("::"))
+        .collect();
     Measured::Value(
         s.total_pct,
         format!(
@@ -623,7 +644,7 @@ fn lock_share(snapshot: &Snapshot, node: &roles::Node) -> Measured {
             .iter()
             .copied()
             .filter(|st| in_raft(&st.frames, st.layer.as_deref())),
-        |f| any_fn(f, LOCK_FRAMES),
+        |f| any_matches(&functions().lock, f),
     );
     let all: u64 = stacks.iter().map(|s| s.count).sum();
     Measured::Value(
@@ -847,11 +868,9 @@ fn heartbeat_rate(
         return;
     }
     for n in nodes {
-        let Some(f) = snapshot
-            .functions
-            .iter()
-            .find(|f| f.pid == n.pid && is_fn(&f.function, "Raft::doHeartBeat") && f.entries > 0)
-        else {
+        let Some(f) = snapshot.functions.iter().find(|f| {
+            f.pid == n.pid && functions().do_heartbeat.matches(&f.function) && f.entries > 0
+        }) else {
             continue;
         };
         let secs = f.detached_at_s.unwrap_or(n.lifetime_s).max(1e-9);

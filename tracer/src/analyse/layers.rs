@@ -7,13 +7,7 @@
 //! (stack membership). Both follow the same rule: the innermost layer wins.
 
 use crate::model::{FunctionRecord, LayerInfo, Snapshot, StackRecord, Stats};
-use crate::symbols::names::Pattern;
-
-/// Whether demangled `frame` matches profile `pattern` (globs, `{a,b}`, `ci:`; see
-/// `tracer::profile`).
-pub fn frame_matches(pattern: &str, frame: &str) -> bool {
-    Pattern::parse(pattern).is_ok_and(|p| p.matches(frame))
-}
+use crate::profile::Pattern;
 
 /// The layer of the innermost frame of `stack` that belongs to a layer's functions.
 pub fn layer_by_membership<'a>(stack: &StackRecord, layers: &'a [LayerInfo]) -> Option<&'a str> {
@@ -196,18 +190,28 @@ mod tests {
 
     #[test]
     fn braces_expand_to_alternatives() {
-        assert!(frame_matches(
-            "Persister::{saveRaftState,SaveRaftState}",
-            "Persister::SaveRaftState(std::string const&)"
-        ));
-        assert!(frame_matches(
-            "Persister::{saveRaftState,SaveRaftState}",
-            "Persister::saveRaftState() [clone .isra.0]"
-        ));
-        assert!(!frame_matches(
-            "Persister::{saveRaftState,SaveRaftState}",
-            "Persister::save()"
-        ));
+        let pattern = Pattern::parse("Persister::{saveRaftState,SaveRaftState}").unwrap();
+        assert!(pattern.matches("Persister::SaveRaftState(std::string const&)"));
+        assert!(pattern.matches("Persister::saveRaftState() [clone .isra.0]"));
+        assert!(!pattern.matches("Persister::save()"));
+    }
+
+    /// The built-in profile's layers, as a session records them, attribute frames by stack.
+    #[test]
+    fn frames_are_attributed_to_layers() {
+        let layers = crate::profile::probe_plan::layer_infos(&crate::profile::default_profile());
+        let layer = |f: &str| layer_by_membership(&stack(&[f], None), &layers);
+        assert_eq!(layer("send"), Some("network"));
+        assert_eq!(
+            layer("Persister::readRaftState[abi:cxx11]() [clone .cold]"),
+            Some("log_io")
+        );
+        assert_eq!(
+            layer("std::basic_ostream<char, std::char_traits<char> >::write(char const*, long)"),
+            Some("log_io")
+        );
+        assert_eq!(layer("Raft::applier()"), Some("consensus"));
+        assert_eq!(layer("Raft::kvCommand(unsigned int)"), None);
     }
 
     #[test]

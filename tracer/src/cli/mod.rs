@@ -193,7 +193,7 @@ fn run_command(args: RunArgs) -> anyhow::Result<()> {
         }
     }
     let binaries = target_binaries(&target)?;
-    let (plan, warnings) = crate::profile::probe_plan::plan(
+    let (plan, warnings) = crate::symbols::plan::plan(
         &profile,
         &binaries,
         !args.no_uprobes,

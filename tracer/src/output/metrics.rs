@@ -18,8 +18,8 @@
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
+use crate::cpp_names::qualified_name;
 use crate::model::{FdKind, Snapshot, Stats};
-use crate::symbols::names::qualified_name;
 
 pub mod table;
 use table::Metric;

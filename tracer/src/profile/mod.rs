@@ -1,16 +1,19 @@
 //! Layer profiles: which functions and syscalls make up each layer of the traced system, and
-//! the probe plan built from one.
+//! the function patterns that name them.
 //!
-//! In: a TOML profile (the embedded `default.toml` or `--profile FILE`) and the target
-//! binaries. Out: a [`Profile`], then a [`probe_plan::ProbePlan`] (layers with the ids the
-//! kernel side sees, functions with their file offsets, role functions, the probe budget).
-//! Never: attaches anything or reads a running process (resolving names is `symbols/`).
+//! In: a TOML profile (the embedded `default.toml` or `--profile FILE`). Out: a [`Profile`]
+//! whose functions are [`Pattern`]s (the one matcher of demangled C++ names, also used by
+//! layer attribution and the findings), and the [`probe_plan::ProbePlan`] type (layers with the
+//! ids the kernel side sees, functions with their file offsets, role functions, the probe
+//! budget), which `symbols::plan` fills. Never: reads binaries, attaches anything or reads a
+//! running process, and never depends on `symbols/` (which consumes the profile).
 //!
 //! Forks of the traced project rename methods, so layers are data (a TOML file), never code.
 //! The profile for the KVstorageBaseRaft-cpp family is embedded ([`default_toml`], documented
 //! for users in the file itself); `--profile FILE` replaces it ([`load`]). Errors name the file,
 //! line and column and say what is wrong, for syntax as well as for bad patterns or syscalls.
 
+pub mod pattern;
 pub mod probe_plan;
 
 use anyhow::{anyhow, bail, Context, Result};
@@ -20,7 +23,7 @@ use std::path::Path;
 use std::str::FromStr;
 use toml::Spanned;
 
-pub use crate::symbols::names::Pattern;
+pub use pattern::Pattern;
 
 /// The embedded default profile, as users see it with `tracer profile --print-default`.
 pub fn default_toml() -> &'static str {
@@ -103,12 +106,6 @@ impl Profile {
         self.layers.iter().find(|l| l.name == name)
     }
 
-    /// The first layer one of whose `functions` or `stack_only` patterns matches the demangled
-    /// frame (stack-membership attribution, when uprobes are off).
-    pub fn layer_of_frame(&self, frame: &str) -> Option<&Layer> {
-        self.layers.iter().find(|l| l.matches_frame(frame))
-    }
-
     /// Per-function opt-out: moves every `functions` pattern written exactly as `pattern` to
     /// `stack_only` (still attributed by stack, never probed). Returns whether one was moved.
     pub fn opt_out(&mut self, pattern: &str) -> bool {
@@ -123,17 +120,6 @@ impl Profile {
             }
         }
         moved
-    }
-}
-
-impl Layer {
-    /// Whether a demangled frame is one of this layer's functions (probed or stack-only).
-    pub fn matches_frame(&self, frame: &str) -> bool {
-        self.functions
-            .iter()
-            .chain(&self.entry_only)
-            .chain(&self.stack_only)
-            .any(|p| p.matches(frame))
     }
 }
 
@@ -325,23 +311,6 @@ mod tests {
             name: "write".into(),
             on: FdFilter::Socket
         }));
-    }
-
-    #[test]
-    fn frames_are_attributed_to_layers() {
-        let p = default_profile();
-        let layer = |f: &str| p.layer_of_frame(f).map(|l| l.name.as_str());
-        assert_eq!(layer("send"), Some("network"));
-        assert_eq!(
-            layer("Persister::readRaftState[abi:cxx11]() [clone .cold]"),
-            Some("log_io")
-        );
-        assert_eq!(
-            layer("std::basic_ostream<char, std::char_traits<char> >::write(char const*, long)"),
-            Some("log_io")
-        );
-        assert_eq!(layer("Raft::applier()"), Some("consensus"));
-        assert_eq!(layer("Raft::kvCommand(unsigned int)"), None);
     }
 
     #[test]

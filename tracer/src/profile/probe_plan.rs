@@ -1,12 +1,13 @@
 //! What to probe: the layers of the profile and the functions resolved in the target
 //! binaries, each with the ids the kernel side sees (function index, 1-based layer id).
+//!
+//! The plan is data of this stage; `symbols::plan` fills it by resolving the profile in the
+//! binaries, so `profile/` never depends on `symbols/`.
 
-use anyhow::Result;
 use std::path::{Path, PathBuf};
 
 use crate::model::LayerInfo;
 use crate::profile::Profile;
-use crate::symbols::resolve;
 
 /// One function to probe (entry + return).
 #[derive(Clone, Debug)]
@@ -89,78 +90,6 @@ pub fn layer_infos(profile: &Profile) -> Vec<LayerInfo> {
             syscalls: l.syscalls.iter().map(|r| r.name.clone()).collect(),
         })
         .collect()
-}
-
-/// Resolves `profile` in every binary and plans one probe per resolved function. Patterns
-/// that match nothing and stripped binaries are returned as warnings, never errors.
-pub fn plan(
-    profile: &Profile,
-    binaries: &[PathBuf],
-    uprobes: bool,
-    budget: Option<u64>,
-) -> Result<(ProbePlan, Vec<String>)> {
-    let layers = layer_infos(profile);
-    let mut probes = Vec::new();
-    let mut warnings = Vec::new();
-    if uprobes {
-        for binary in binaries {
-            let r = resolve::resolve(profile, binary)?;
-            warnings.extend(r.unmatched_warnings().map(|u| {
-                format!(
-                    "{} pattern {:?} matches no function in {}{}",
-                    u.layer,
-                    u.pattern,
-                    binary.display(),
-                    if u.closest.is_empty() {
-                        String::new()
-                    } else {
-                        format!(" (closest: {})", u.closest.join(", "))
-                    }
-                )
-            }));
-            warnings.extend(r.warnings.iter().cloned());
-            for f in r.functions {
-                let layer_id = layers
-                    .iter()
-                    .find(|l| l.name == f.layer)
-                    .map(|l| l.id)
-                    .unwrap_or(0);
-                probes.push(PlannedProbe {
-                    layer: f.layer,
-                    layer_id,
-                    pattern: f.pattern,
-                    demangled: f.demangled,
-                    binary: f.binary,
-                    file_offset: f.file_offset,
-                    entry_only: f.entry_only,
-                });
-            }
-        }
-    }
-    let uprobes = uprobes && !probes.is_empty();
-    let matching = |pats: &[crate::symbols::names::Pattern]| -> Vec<u32> {
-        probes
-            .iter()
-            .enumerate()
-            .filter(|(_, p)| pats.iter().any(|pat| pat.matches(&p.demangled)))
-            .map(|(i, _)| i as u32)
-            .collect()
-    };
-    let role_funcs = matching(&profile.roles.leader_if_calls);
-    let heartbeat_funcs =
-        matching(&profile.roles.leader_if_calls[..profile.roles.leader_if_calls.len().min(1)]);
-    Ok((
-        ProbePlan {
-            layers,
-            probes,
-            uprobes,
-            budget,
-            warnings: warnings.clone(),
-            role_funcs,
-            heartbeat_funcs,
-        },
-        warnings,
-    ))
 }
 
 /// The executable to resolve for a command given after `--`: argv[0] as a path, or looked

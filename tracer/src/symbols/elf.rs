@@ -5,7 +5,7 @@ use object::{Object, ObjectSection, ObjectSymbol, SymbolFlags};
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use super::names::qualified_name;
+use crate::cpp_names::{demangle, mangled_clone_suffixes, qualified_name};
 
 /// One defined function symbol (`STT_FUNC`, non-zero size) of `.symtab` and/or `.dynsym`.
 #[derive(Debug, Clone)]
@@ -29,19 +29,14 @@ impl ElfFunction {
     /// GCC's `.cold` part of a function split by hot/cold partitioning: code jumped to from
     /// inside the function, never called, so it is no function entry and must not be probed.
     pub fn is_cold_part(&self) -> bool {
-        clone_suffixes(&self.mangled).any(|s| s == "cold")
+        mangled_clone_suffixes(&self.mangled).any(|s| s == "cold")
     }
 
     /// GCC's `.part.N`: the outlined rest of a partially inlined function, entered only on
     /// the path that was not inlined into the callers.
     pub fn is_partial_inline_part(&self) -> bool {
-        clone_suffixes(&self.mangled).any(|s| s == "part")
+        mangled_clone_suffixes(&self.mangled).any(|s| s == "part")
     }
-}
-
-/// The `.`-separated suffixes GCC appends to a clone's mangled name (`_Z1fv.isra.0.cold`).
-fn clone_suffixes(mangled: &str) -> impl Iterator<Item = &str> {
-    mangled.split('.').skip(1)
 }
 
 /// All function symbols of an ELF file.
@@ -126,14 +121,6 @@ pub fn file_offset(address: u64, section_address: u64, section_offset: u64) -> O
         .checked_add(section_offset)
 }
 
-/// Demangles like blazesym does for stack frames; names that are not C++ stay as they are.
-pub fn demangle(mangled: &str) -> String {
-    cpp_demangle::Symbol::new(mangled)
-        .ok()
-        .and_then(|s| s.demangle().ok())
-        .unwrap_or_else(|| mangled.to_string())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -143,13 +130,5 @@ mod tests {
         assert_eq!(file_offset(0x401130, 0x401000, 0x1000), Some(0x1130));
         assert_eq!(file_offset(0x10fe0, 0x6000, 0x6000), Some(0x10fe0));
         assert_eq!(file_offset(0x10, 0x20, 0), None);
-    }
-
-    #[test]
-    fn demangling_keeps_clone_suffixes_and_abi_tags() {
-        let d = demangle("_ZN9Persister13readRaftStateB5cxx11Ev.cold");
-        assert!(d.contains("[abi:cxx11]") && d.contains("cold"), "{d}");
-        assert_eq!(qualified_name(&d), "Persister::readRaftState");
-        assert_eq!(demangle("send"), "send");
     }
 }

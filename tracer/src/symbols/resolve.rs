@@ -11,7 +11,8 @@ use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
 use super::elf::{ElfFunction, ElfFunctions};
-use super::{elf, hot, names};
+use super::{elf, hot};
+use crate::cpp_names::split_scopes;
 use crate::profile::{Pattern, Profile};
 
 /// A function to probe: one per entry address, the first layer and pattern that matched it.
@@ -302,8 +303,8 @@ impl Suggestions {
 /// bound the distance from below, so a name that cannot score `bound` or better is answered
 /// `bound + 1` without computing anything: binaries hold tens of thousands of long names.
 fn distance(pattern: &str, name: &str, bound: usize) -> usize {
-    let want = names::split_scopes(pattern).len();
-    let have = names::split_scopes(name);
+    let want = split_scopes(pattern).len();
+    let have = split_scopes(name);
     let tail = have[have.len().saturating_sub(want)..].join("::");
     let mut best = bound.saturating_add(1);
     for candidate in [tail.as_str(), name] {

@@ -176,10 +176,11 @@ pub fn start_tracer_with_lines(args: &[String]) -> RunningTracer {
 
 /// Entries of probed `method` (any overload or clone) in process `pid`; None if not probed.
 pub fn probed_entries(s: &Snapshot, pid: u32, method: &str) -> Option<u64> {
+    let method = tracer::profile::Pattern::parse(method).expect("a valid function pattern");
     let rows: Vec<_> = s
         .functions
         .iter()
-        .filter(|f| f.pid == pid && tracer::analyse::cpu::matches_function(&f.function, method))
+        .filter(|f| f.pid == pid && method.matches(&f.function))
         .collect();
     (!rows.is_empty()).then(|| rows.iter().map(|f| f.entries).sum())
 }
