@@ -22,3 +22,13 @@ pub mod profile;
 pub mod session;
 pub mod symbols;
 pub mod target;
+
+/// Test builders shared with the integration tests (`tracer/tests/common/canned.rs`): compiled
+/// for unit tests only, never shipped in the library. The file names types `tracer::...`, so
+/// the crate goes by that name in test builds too.
+#[cfg(test)]
+extern crate self as tracer;
+#[cfg(test)]
+#[allow(dead_code)] // each test uses a part of the builder
+#[path = "../tests/common/canned.rs"]
+mod canned;

@@ -5,7 +5,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use tracer::analyse::findings::canned::{stats, Canned};
+mod common;
+use common::canned::{stats, Canned};
 use tracer::model::Snapshot;
 use tracer::output::session_folder;
 

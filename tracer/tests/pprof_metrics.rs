@@ -10,7 +10,6 @@ use prost::Message as _;
 use std::net::{TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
 
-use tracer::analyse::findings::canned::{stats, Canned};
 use tracer::model::{FdKind, FunctionRecord, HistScale, Snapshot, Stats};
 use tracer::output::metrics::table::METRICS;
 use tracer::output::metrics::{render, SelfOverhead};
@@ -18,6 +17,7 @@ use tracer::output::pprof::{self, proto};
 use tracer::session::metrics_server::MetricsServer;
 
 mod common;
+use common::canned::{stats, Canned};
 use common::go_pprof::{go_pprof_traces, GoTrace};
 
 // ---------------------------------------------------------------- pprof

@@ -5,7 +5,8 @@
 use std::path::Path;
 
 use serde_json::Value;
-use tracer::analyse::findings::canned::{stats, Canned};
+mod common;
+use common::canned::{stats, Canned};
 use tracer::model::{FdKind, Snapshot};
 use tracer::output::session_folder;
 

@@ -94,7 +94,7 @@ pub fn rows(snapshot: &Snapshot, pid: u32) -> Vec<ThreadRow> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::analyse::findings::canned::Canned;
+    use crate::canned::Canned;
 
     #[test]
     fn short_lived_threads_group_and_blocked_time_splits_by_reason() {

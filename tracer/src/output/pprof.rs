@@ -279,9 +279,7 @@ mod tests {
 
     #[test]
     fn no_profile_is_an_error_that_says_why() {
-        let s = crate::analyse::findings::canned::Canned::new(1.0)
-            .no_profile()
-            .build();
+        let s = crate::canned::Canned::new(1.0).no_profile().build();
         let e = encode(&s).unwrap_err().to_string();
         assert!(e.contains("no CPU profile"), "{e}");
     }

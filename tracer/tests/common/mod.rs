@@ -2,6 +2,7 @@
 //! its session folder, and running `strace -c` on the same workload for ground truth.
 #![allow(dead_code)]
 
+pub mod canned;
 pub mod go_pprof;
 
 use std::collections::BTreeMap;

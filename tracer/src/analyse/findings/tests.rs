@@ -1,7 +1,7 @@
 //! Each figure on both sides of its threshold, and not measured, on canned snapshots.
 
-use super::canned::{stats, Canned};
 use super::*;
+use crate::canned::{stats, Canned};
 use crate::model::FdKind;
 
 const P: u32 = 100;

@@ -2,12 +2,16 @@
 //! a run measured (samples, syscalls, files, off-CPU time, roles, disk) and the rest is filled
 //! with the defaults a real session would have (the built-in layer profile, no drops).
 //!
-//! Public (hidden from docs) so the integration tests of the session outputs use the same
-//! builder as the unit tests.
+//! Test code, never in the library: the integration tests reach it as `common::canned`, and
+//! the library's unit tests compile this same file under `#[cfg(test)]` as `tracer::canned`
+//! (lib.rs mounts it with `#[path]`). It names tracer's types as `tracer::...`, which works in
+//! both (the library aliases itself as `tracer` in test builds). A crate of its own cannot
+//! serve the unit tests: it would link a second copy of `tracer` whose `Snapshot` is a
+//! different type from the one under test.
 
 use std::collections::BTreeMap;
 
-use crate::model::{
+use tracer::model::{
     CpuProfile, DataDir, DeviceStats, DiskReport, FdKind, FileRecord, FunctionRecord, NodeRoles,
     OffCpuRecord, ProcessInfo, ProcessIo, RoleSpan, Snapshot, StackRecord, Stats, SyscallRecord,
     SNAPSHOT_SCHEMA_VERSION,
@@ -39,7 +43,7 @@ pub fn stats(count: u64, each_ns: u64, bytes: u64) -> Stats {
 impl Canned {
     /// An empty run of `duration_s` seconds with the default layers and sampling at 99 Hz.
     pub fn new(duration_s: f64) -> Canned {
-        let profile = crate::profile::default_profile();
+        let profile = tracer::profile::default_profile();
         Canned {
             s: Snapshot {
                 schema_version: SNAPSHOT_SCHEMA_VERSION,
@@ -56,7 +60,7 @@ impl Canned {
                     samples: 0,
                     stacks: vec![],
                 }),
-                layers: crate::profile::probe_plan::layer_infos(&profile),
+                layers: tracer::profile::probe_plan::layer_infos(&profile),
                 attribution: "uprobes".into(),
                 functions: vec![],
                 roles: vec![],

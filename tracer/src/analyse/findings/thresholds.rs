@@ -1,0 +1,259 @@
+//! The thresholds as data: one row per figure, in report order, with its unit, limit,
+//! meaning and advice. A reviewer reads every threshold of the findings in [`THRESHOLDS`];
+//! changing one is editing a number here, nothing else.
+
+use serde::Serialize;
+
+/// When a figure is a warning.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Limit {
+    /// Warning when the value is greater than this.
+    Above(f64),
+    /// Warning when the value is less than this.
+    Below(f64),
+    /// No threshold: the figure is information.
+    None,
+}
+
+impl Limit {
+    /// Whether `value` is on the warning side of the limit (never for [`Limit::None`]).
+    pub fn is_warning(self, value: f64) -> bool {
+        match self {
+            Limit::Above(x) => value > x,
+            Limit::Below(x) => value < x,
+            Limit::None => false,
+        }
+    }
+}
+
+/// Which of the original four tests (or the durability check) a figure belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Test {
+    Network,
+    LogIo,
+    Consensus,
+    Disk,
+    Durability,
+}
+
+impl Test {
+    pub fn title(self) -> &'static str {
+        match self {
+            Test::Network => "Network layer",
+            Test::LogIo => "Log & I/O layer",
+            Test::Consensus => "Consensus layer",
+            Test::Disk => "Disk I/O",
+            Test::Durability => "Durability",
+        }
+    }
+}
+
+/// One row of the thresholds table.
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct Threshold {
+    pub id: &'static str,
+    pub test: Test,
+    /// What is measured, as the message starts: "send/recv share".
+    pub figure: &'static str,
+    pub unit: &'static str,
+    pub limit: Limit,
+    /// What a warning means.
+    pub meaning: &'static str,
+    /// What to do about it.
+    pub advice: &'static str,
+    /// What the figure means when it is not a warning (or for information figures).
+    pub ok_meaning: &'static str,
+    /// `spec` (the original script's threshold, "script" in the README) or `tracer` (added by
+    /// tracer, see meaning).
+    pub origin: &'static str,
+}
+
+/// Every figure, in report order. Edit thresholds here.
+pub const THRESHOLDS: &[Threshold] = &[
+    Threshold {
+        id: "network.send_recv_share",
+        test: Test::Network,
+        figure: "send/recv share of on-CPU time",
+        unit: "%",
+        limit: Limit::Above(10.0),
+        meaning: "send/recv cost far more than the expected < 5%: the coroutine hook is probably not working and threads block in the kernel",
+        advice: "check that the hooked send/recv (not libc's) are linked and called on coroutines",
+        ok_meaning: "network I/O is cheap (expected < 5% with the coroutine hook)",
+        origin: "spec",
+    },
+    Threshold {
+        id: "network.get_connection_share",
+        test: Test::Network,
+        figure: "ConnectionPool::getConnection share",
+        unit: "%",
+        limit: Limit::Above(5.0),
+        meaning: "getting a pooled connection is expensive: lock contention in the pool",
+        advice: "shard the pool or keep a connection per peer/thread",
+        ok_meaning: "no contention on the connection pool",
+        origin: "spec",
+    },
+    Threshold {
+        id: "network.serialize_share",
+        test: Test::Network,
+        figure: "protobuf SerializeToString share",
+        unit: "%",
+        limit: Limit::Above(10.0),
+        meaning: "serialisation is too expensive",
+        advice: "serialise once per batch, reuse buffers (SerializeToArray), send fewer/larger messages",
+        ok_meaning: "serialisation cost is small",
+        origin: "spec",
+    },
+    Threshold {
+        id: "log_io.fsync_rate",
+        test: Test::LogIo,
+        figure: "fsync+fdatasync rate",
+        unit: "/s",
+        limit: Limit::Above(1000.0),
+        meaning: "flushes too frequent",
+        advice: "batch them (group commit: one fdatasync for many appends)",
+        ok_meaning: "flush rate is moderate",
+        origin: "spec",
+    },
+    Threshold {
+        id: "log_io.bytes_per_flush",
+        test: Test::LogIo,
+        figure: "average bytes per flush",
+        unit: "B",
+        limit: Limit::None,
+        meaning: "",
+        advice: "",
+        ok_meaning: "bytes written to files per fsync/fdatasync; tiny values mean each flush carries little data",
+        origin: "spec",
+    },
+    Threshold {
+        id: "log_io.io_wait_share",
+        test: Test::LogIo,
+        figure: "time waiting for file I/O",
+        unit: "%",
+        limit: Limit::None,
+        meaning: "",
+        advice: "",
+        ok_meaning: "thread-seconds in file syscalls (read/write/fsync on files) per second of the run; 100% = one thread always waiting on file I/O",
+        origin: "spec",
+    },
+    Threshold {
+        id: "log_io.device_await",
+        test: Test::LogIo,
+        figure: "device await",
+        unit: "ms",
+        limit: Limit::Above(10.0),
+        meaning: "block requests wait too long: the disk is a bottleneck",
+        advice: "move the data dir to a faster device or write less (batch flushes, compact the log)",
+        ok_meaning: "the device answers quickly",
+        origin: "spec",
+    },
+    Threshold {
+        id: "log_io.data_growth",
+        test: Test::LogIo,
+        figure: "data dir growth",
+        unit: "B/s",
+        limit: Limit::None,
+        meaning: "",
+        advice: "",
+        ok_meaning: "growth of the node's data dir over the run; steady fast growth without bound means the log is never compacted (snapshots)",
+        origin: "spec",
+    },
+    Threshold {
+        id: "consensus.lock_share",
+        test: Test::Consensus,
+        figure: "m_mtx lock wait",
+        unit: "%",
+        limit: Limit::Above(20.0),
+        meaning: "threads spend too long waiting for the Raft lock: the lock is too coarse",
+        advice: "hold m_mtx for less (no I/O, sleeps or RPCs under it), split it",
+        ok_meaning: "little waiting for the Raft lock",
+        origin: "spec",
+    },
+    Threshold {
+        id: "consensus.heartbeat_share",
+        test: Test::Consensus,
+        figure: "heartbeat ticker share",
+        unit: "%",
+        limit: Limit::Above(15.0),
+        meaning: "heartbeats take too much CPU: they are too frequent",
+        advice: "raise the heartbeat interval (typically 50–100 ms, well below the election timeout)",
+        ok_meaning: "heartbeats are cheap",
+        origin: "spec",
+    },
+    Threshold {
+        id: "consensus.heartbeat_rate",
+        test: Test::Consensus,
+        figure: "heartbeat frequency",
+        unit: "/s",
+        limit: Limit::Above(100.0),
+        meaning: "the leader heartbeats more than every 10 ms: heartbeats are too frequent (tracer's threshold; the original asks whether the frequency is reasonable)",
+        advice: "raise the heartbeat interval (typically 50–100 ms)",
+        ok_meaning: "heartbeat calls per second while leader",
+        origin: "tracer",
+    },
+    Threshold {
+        id: "consensus.applier_share",
+        test: Test::Consensus,
+        figure: "applier share",
+        unit: "%",
+        limit: Limit::Below(5.0),
+        meaning: "the applier gets little CPU: the state machine may be too slow to keep up with commits",
+        advice: "check the applier is not starved or blocked (lock, I/O); apply in batches",
+        ok_meaning: "the applier gets CPU to apply committed entries",
+        origin: "spec",
+    },
+    Threshold {
+        id: "disk.fsync_latency",
+        test: Test::Disk,
+        figure: "mean fsync latency",
+        unit: "ms",
+        limit: Limit::None,
+        meaning: "",
+        advice: "",
+        ok_meaning: "mean time of one fsync/fdatasync call",
+        origin: "spec",
+    },
+    Threshold {
+        id: "disk.write_fsync_ratio",
+        test: Test::Disk,
+        figure: "writes per flush",
+        unit: "writes",
+        limit: Limit::Below(10.0),
+        meaning: "one fsync per fewer than 10 writes: every write is flushed",
+        advice: "flush once per batch of appends, not per write",
+        ok_meaning: "several writes share one flush",
+        origin: "spec",
+    },
+    Threshold {
+        id: "disk.flush_time_share",
+        test: Test::Disk,
+        figure: "fsync share of syscall time",
+        unit: "%",
+        limit: Limit::Above(30.0),
+        meaning: "flushing dominates the time spent in syscalls",
+        advice: "batch the flushes",
+        ok_meaning: "flushes are a small part of syscall time",
+        origin: "spec",
+    },
+    Threshold {
+        id: "durability.unflushed_writes",
+        test: Test::Durability,
+        figure: "persister writes never flushed",
+        unit: "writes",
+        limit: Limit::Above(0.0),
+        meaning: "raft state is not durable: the node writes its persister files but never calls fsync/fdatasync, so a crash or power loss loses acknowledged entries",
+        advice: "fsync/fdatasync the persister file before answering (batched is fine)",
+        ok_meaning: "persister writes are flushed",
+        origin: "tracer",
+    },
+];
+
+/// The threshold row of `id` (panics on an unknown id: ids are compile-time constants).
+pub fn threshold(id: &str) -> &'static Threshold {
+    THRESHOLDS
+        .iter()
+        .find(|t| t.id == id)
+        .unwrap_or_else(|| panic!("unknown finding id {id}"))
+}
