@@ -19,7 +19,8 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use tracer::output::metrics::{self, SelfOverhead};
+use tracer::model::SelfCost;
+use tracer::output::metrics;
 use tracer::output::session_folder;
 
 const BLESS_VAR: &str = "TRACER_BLESS";
@@ -78,8 +79,8 @@ fn render(src: &Path) -> tempfile::TempDir {
 }
 
 /// The tracer's own cost, fixed, so the metrics text has every family.
-fn overhead() -> SelfOverhead {
-    SelfOverhead {
+fn overhead() -> SelfCost {
+    SelfCost {
         tracer_cpu_seconds: 1.25,
         tracer_rss_bytes: 48 << 20,
         bpf_programs: vec![

@@ -10,9 +10,10 @@ use prost::Message as _;
 use std::net::{TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
 
+use tracer::model::SelfCost;
 use tracer::model::{FdKind, FunctionRecord, HistScale, Snapshot, Stats};
+use tracer::output::metrics::render;
 use tracer::output::metrics::table::METRICS;
-use tracer::output::metrics::{render, SelfOverhead};
 use tracer::output::pprof::{self, proto};
 use tracer::session::metrics_server::MetricsServer;
 
@@ -529,7 +530,7 @@ impl WithProfile for Canned {
 #[test]
 fn metrics_are_valid_exposition_text_whose_values_are_the_snapshots() {
     let s = metrics_snapshot();
-    let overhead = SelfOverhead {
+    let overhead = SelfCost {
         tracer_cpu_seconds: 1.25,
         tracer_rss_bytes: 48 << 20,
         bpf_programs: vec![
@@ -862,7 +863,7 @@ fn endpoint_errors_say_what_is_wrong_with_the_address() {
 /// server's parser and applies the naming and help conventions, exiting non-zero on a problem.
 #[test]
 fn promtool_check_metrics_accepts_the_text() {
-    let overhead = SelfOverhead {
+    let overhead = SelfCost {
         tracer_cpu_seconds: 1.25,
         tracer_rss_bytes: 48 << 20,
         bpf_programs: vec![("sys_enter".into(), 1_000_000, 250_000_000)],

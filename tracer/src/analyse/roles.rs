@@ -149,20 +149,6 @@ pub fn all_changes(snapshot: &Snapshot) -> Vec<RoleChange> {
     v
 }
 
-/// The nodes that were leader at time `t` (more than one means overlapping terms were seen).
-pub fn leaders_at(snapshot: &Snapshot, t: f64) -> Vec<u32> {
-    snapshot
-        .roles
-        .iter()
-        .filter(|r| {
-            r.spans
-                .iter()
-                .any(|s| s.role == LEADER && s.from_s <= t && t < s.to_s)
-        })
-        .map(|r| r.pid)
-        .collect()
-}
-
 /// The spans of a node as text: `follower 0.0–3.2 s, leader 3.2–15.0 s`.
 pub fn timeline_text(roles: &NodeRoles) -> String {
     roles

@@ -21,50 +21,33 @@ pub fn build_profile(
     plan: &ProbePlan,
     symbolizer: &mut StackSymbolizer,
 ) -> CpuProfile {
-    symbolizer.prefetch(
-        samples
-            .iter()
-            .filter_map(|s| s.user_ips.as_deref().map(|ips| (s.tgid, ips))),
-        samples.iter().filter_map(|s| s.kernel_ips.as_deref()),
+    prefetch(
+        symbolizer,
+        samples.iter().map(|s| (s.tgid, &s.user_ips, &s.kernel_ips)),
     );
-    let mut stacks: Vec<StackRecord> = Vec::with_capacity(samples.len());
-    let mut index: HashMap<(u32, String, u32, Vec<String>), usize> = HashMap::new();
-    for s in samples {
-        let mut frames = Vec::new();
-        let user_truncated = match &s.user_ips {
-            Some(ips) => {
-                let mut user = symbolizer.user_frames(s.tgid, ips);
-                user.reverse();
-                frames.extend(user);
-                symbolizer.walk_end(s.tgid, ips) == symbolize::WalkEnd::Truncated
+    let mut stacks = merge_same(
+        samples.iter().map(|s| {
+            let user_truncated = match &s.user_ips {
+                Some(ips) => symbolizer.walk_end(s.tgid, ips) == symbolize::WalkEnd::Truncated,
+                None => true,
+            };
+            let mut frames = frames_of(symbolizer, s.tgid, &s.user_ips, &s.kernel_ips);
+            if frames.is_empty() {
+                frames.push(symbolize::UNKNOWN.to_string());
             }
-            None => true,
-        };
-        if let Some(ips) = &s.kernel_ips {
-            let mut kernel = symbolizer.kernel_frames(ips);
-            kernel.reverse();
-            frames.extend(kernel);
-        }
-        if frames.is_empty() {
-            frames.push(symbolize::UNKNOWN.to_string());
-        }
-        // Different addresses can resolve to the same names: merge those stacks.
-        let key = (s.tgid, s.thread.clone(), s.layer, frames);
-        match index.get(&key) {
-            Some(&i) => stacks[i].count += s.count,
-            None => {
-                index.insert(key.clone(), stacks.len());
-                stacks.push(StackRecord {
-                    pid: s.tgid,
-                    thread: key.1,
-                    frames: key.3,
-                    count: s.count,
-                    user_truncated,
-                    layer: plan.layer_name(s.layer),
-                });
-            }
-        }
-    }
+            let key = (s.tgid, s.thread.clone(), s.layer, frames.clone());
+            let record = StackRecord {
+                pid: s.tgid,
+                thread: s.thread.clone(),
+                frames,
+                count: s.count,
+                user_truncated,
+                layer: plan.layer_name(s.layer),
+            };
+            (key, record)
+        }),
+        |into, more| into.count += more.count,
+    );
     stacks.sort_by(|a, b| b.count.cmp(&a.count).then(a.frames.cmp(&b.frames)));
     CpuProfile {
         freq_hz,
@@ -79,58 +62,99 @@ pub fn build_offcpu(
     plan: &ProbePlan,
     symbolizer: &mut StackSymbolizer,
 ) -> Vec<OffCpuRecord> {
-    symbolizer.prefetch(
-        raw.iter()
-            .filter_map(|s| s.user_ips.as_deref().map(|ips| (s.tgid, ips))),
-        raw.iter().filter_map(|s| s.kernel_ips.as_deref()),
+    prefetch(
+        symbolizer,
+        raw.iter().map(|r| (r.tgid, &r.user_ips, &r.kernel_ips)),
     );
-    let mut out: Vec<OffCpuRecord> = Vec::new();
-    type Key = (u32, String, u32, (u32, u32), Vec<String>);
-    let mut index: HashMap<Key, usize> = HashMap::new();
-    for r in raw {
-        let mut frames = Vec::new();
-        if let Some(ips) = &r.user_ips {
-            let mut user = symbolizer.user_frames(r.tgid, ips);
-            user.reverse();
-            frames.extend(user);
-        }
-        if let Some(ips) = &r.kernel_ips {
-            let mut kernel = symbolizer.kernel_frames(ips);
-            kernel.reverse();
-            frames.extend(kernel);
-        }
-        let key = (
-            r.tgid,
-            r.thread.clone(),
-            r.layer,
-            (r.reason, r.futex_op),
-            frames,
-        );
+    let mut out = merge_same(
+        raw.iter().map(|r| {
+            let frames = frames_of(symbolizer, r.tgid, &r.user_ips, &r.kernel_ips);
+            let key = (
+                r.tgid,
+                r.thread.clone(),
+                r.layer,
+                (r.reason, r.futex_op),
+                frames.clone(),
+            );
+            let record = OffCpuRecord {
+                pid: r.tgid,
+                thread: r.thread.clone(),
+                frames,
+                layer: plan.layer_name(r.layer),
+                reason: if r.reason == tracer_common::OFFCPU_NO_SYSCALL {
+                    "no syscall".to_string()
+                } else {
+                    syscall_name(r.reason)
+                },
+                futex_op: (r.futex_op != u32::MAX).then(|| futex_op_name(r.futex_op)),
+                total_ns: r.total_ns,
+                count: r.count,
+            };
+            (key, record)
+        }),
+        |into, more| {
+            into.total_ns += more.total_ns;
+            into.count += more.count;
+        },
+    );
+    out.sort_by_key(|r| std::cmp::Reverse(r.total_ns));
+    out
+}
+
+/// The raw stacks of a batch of records: the process, its user and kernel stacks (leaf first,
+/// as the kernel records them).
+type RawStack<'a> = (u32, &'a Option<Vec<u64>>, &'a Option<Vec<u64>>);
+
+/// Resolves every address of a batch at once (one lookup per distinct address and process),
+/// so naming each stack afterwards only reads caches.
+fn prefetch<'a>(symbolizer: &mut StackSymbolizer, stacks: impl Iterator<Item = RawStack<'a>>) {
+    let stacks: Vec<RawStack> = stacks.collect();
+    symbolizer.prefetch(
+        stacks
+            .iter()
+            .filter_map(|(tgid, user, _)| user.as_deref().map(|ips| (*tgid, ips))),
+        stacks.iter().filter_map(|(_, _, kernel)| kernel.as_deref()),
+    );
+}
+
+/// The frames of one stack, root first: user frames, then kernel frames on top.
+fn frames_of(
+    symbolizer: &mut StackSymbolizer,
+    tgid: u32,
+    user: &Option<Vec<u64>>,
+    kernel: &Option<Vec<u64>>,
+) -> Vec<String> {
+    let mut frames = Vec::new();
+    if let Some(ips) = user {
+        let mut names = symbolizer.user_frames(tgid, ips);
+        names.reverse();
+        frames.extend(names);
+    }
+    if let Some(ips) = kernel {
+        let mut names = symbolizer.kernel_frames(ips);
+        names.reverse();
+        frames.extend(names);
+    }
+    frames
+}
+
+/// Records in first-seen order, those with the same key summed with `add`: different
+/// addresses can resolve to the same names, and such stacks are one stack to a reader.
+fn merge_same<K: std::hash::Hash + Eq, R>(
+    records: impl Iterator<Item = (K, R)>,
+    add: impl Fn(&mut R, R),
+) -> Vec<R> {
+    let mut out: Vec<R> = Vec::new();
+    let mut index: HashMap<K, usize> = HashMap::new();
+    for (key, record) in records {
         match index.get(&key) {
-            Some(&i) => {
-                out[i].total_ns += r.total_ns;
-                out[i].count += r.count;
-            }
+            Some(&i) => add(&mut out[i], record),
             None => {
-                index.insert(key.clone(), out.len());
-                out.push(OffCpuRecord {
-                    pid: r.tgid,
-                    thread: key.1,
-                    frames: key.4,
-                    layer: plan.layer_name(r.layer),
-                    reason: if r.reason == tracer_common::OFFCPU_NO_SYSCALL {
-                        "no syscall".to_string()
-                    } else {
-                        syscall_name(r.reason)
-                    },
-                    futex_op: (r.futex_op != u32::MAX).then(|| futex_op_name(r.futex_op)),
-                    total_ns: r.total_ns,
-                    count: r.count,
-                });
+                index.insert(key, out.len());
+                out.push(record);
             }
         }
     }
-    out.sort_by_key(|r| std::cmp::Reverse(r.total_ns));
     out
 }
 

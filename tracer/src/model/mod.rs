@@ -314,17 +314,23 @@ pub struct StackRecord {
     pub user_truncated: bool,
 }
 
-/// tracer's own cost so far: user-space CPU and memory, kernel BPF run time.
+/// tracer's own cost so far: user-space CPU and memory (from /proc/self), kernel BPF run time
+/// (from the kernel's BPF run-time statistics, `kernel.bpf_stats_enabled`). Measured by
+/// `session::overhead`, kept in the snapshot and shown by the metrics endpoint.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct SelfCost {
+    /// User + system CPU time of the tracer process.
     pub tracer_cpu_seconds: f64,
+    /// Resident set size of the tracer process.
     pub tracer_rss_bytes: u64,
-    /// Runs and run time of tracer's BPF programs while BPF statistics were on: during
-    /// `bpf_sampled_s` seconds of the run (see `session::overhead::BpfCostMeter`).
-    pub bpf_runs: u64,
-    pub bpf_run_ns: u64,
+    /// Per eBPF program: (program name, run count, run time in ns) while BPF statistics were
+    /// on, which they are only part of the time (they cost a clock read per run; see
+    /// `session::overhead::BpfCostMeter`).
     #[serde(default)]
-    pub bpf_sampled_s: f64,
+    pub bpf_programs: Vec<(String, u64, u64)>,
+    /// Wall time BPF statistics were on: `bpf_programs` covers this much of the run.
+    #[serde(default, rename = "bpf_sampled_s")]
+    pub bpf_sampled_seconds: f64,
 }
 
 /// The roles of one node over the run.

@@ -19,28 +19,13 @@ use std::collections::BTreeMap;
 use std::fmt::Write;
 
 use crate::cpp_names::qualified_name;
-use crate::model::{FdKind, Snapshot, Stats};
+use crate::model::{FdKind, SelfCost, Snapshot, Stats};
 
 pub mod table;
 use table::Metric;
 
 /// Content type of [`render`]'s output.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
-
-/// What the tracer itself costs, measured by the caller (from /proc/self and the kernel's BPF
-/// run-time statistics, `kernel.bpf_stats_enabled`).
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct SelfOverhead {
-    /// User + system CPU time of the tracer process.
-    pub tracer_cpu_seconds: f64,
-    /// Resident set size of the tracer process.
-    pub tracer_rss_bytes: u64,
-    /// Per eBPF program: (program name, run count, run time in ns) while BPF statistics were
-    /// on, which they are only part of the time (they cost a clock read per run).
-    pub bpf_programs: Vec<(String, u64, u64)>,
-    /// Wall time BPF statistics were on: `bpf_programs` covers this much of the run.
-    pub bpf_sampled_seconds: f64,
-}
 
 /// Upper bounds of the latency histogram buckets, in ns: powers of two from 2^10 (~1 µs) to
 /// 2^34 (~17 s). Powers of two in ns are exactly the edges of both bucket layouts of
@@ -49,7 +34,7 @@ pub struct SelfOverhead {
 pub const LE_POW2_NS: std::ops::RangeInclusive<u32> = 10..=34;
 
 /// The exposition text of `snapshot` (and of the tracer's own cost, when measured).
-pub fn render(snapshot: &Snapshot, overhead: Option<&SelfOverhead>) -> String {
+pub fn render(snapshot: &Snapshot, overhead: Option<&SelfCost>) -> String {
     let nodes: BTreeMap<u32, String> = snapshot
         .processes
         .iter()

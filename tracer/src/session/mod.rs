@@ -429,7 +429,7 @@ pub fn run(opts: &RunOptions) -> Result<RunOutcome> {
     let cost_line = overhead::describe(&cost, duration_s);
     eprintln!("tracer: {cost_line}");
     snapshot.notes.push(cost_line);
-    snapshot.self_cost = Some(overhead::self_cost(&cost));
+    snapshot.self_cost = Some(cost);
     if closer.written() > 1 {
         snapshot.notes.push(format!(
             "{} windows of {:.0} s in {}/ (the last {} kept)",

@@ -14,7 +14,7 @@ use std::os::fd::OwnedFd;
 use std::time::{Duration, Instant};
 
 use crate::kernel::attach::Attached;
-use crate::output::metrics::SelfOverhead;
+use crate::model::SelfCost;
 
 /// How long BPF statistics stay on in each period.
 pub const SLICE: Duration = Duration::from_secs(1);
@@ -141,9 +141,9 @@ pub fn rss_bytes() -> u64 {
 }
 
 /// Everything tracing has cost so far (BPF run time: over the slices measured so far).
-pub fn measure(meter: &BpfCostMeter) -> SelfOverhead {
+pub fn measure(meter: &BpfCostMeter) -> SelfCost {
     let (bpf_programs, bpf_sampled_seconds) = meter.sampled();
-    SelfOverhead {
+    SelfCost {
         tracer_cpu_seconds: cpu_seconds(),
         tracer_rss_bytes: rss_bytes(),
         bpf_programs,
@@ -152,7 +152,7 @@ pub fn measure(meter: &BpfCostMeter) -> SelfOverhead {
 }
 
 /// One line for the report's notes.
-pub fn describe(o: &SelfOverhead, duration_s: f64) -> String {
+pub fn describe(o: &SelfCost, duration_s: f64) -> String {
     let runs: u64 = o.bpf_programs.iter().map(|p| p.1).sum();
     let bpf_ns: u64 = o.bpf_programs.iter().map(|p| p.2).sum();
     let sampled = o.bpf_sampled_seconds;
@@ -197,15 +197,4 @@ pub fn describe(o: &SelfOverhead, duration_s: f64) -> String {
 /// `ns` of CPU time as a percentage of one CPU over `seconds`.
 fn pct(ns: u64, seconds: f64) -> f64 {
     100.0 * ns as f64 / 1e9 / seconds.max(1e-9)
-}
-
-/// The model's view of [`SelfOverhead`].
-pub fn self_cost(o: &SelfOverhead) -> crate::model::SelfCost {
-    crate::model::SelfCost {
-        tracer_cpu_seconds: o.tracer_cpu_seconds,
-        tracer_rss_bytes: o.tracer_rss_bytes,
-        bpf_runs: o.bpf_programs.iter().map(|p| p.1).sum(),
-        bpf_run_ns: o.bpf_programs.iter().map(|p| p.2).sum(),
-        bpf_sampled_s: o.bpf_sampled_seconds,
-    }
 }

@@ -427,7 +427,7 @@ impl WindowCloser {
         );
         window.offcpu = offcpu;
         window.profile = profile;
-        window.self_cost = Some(overhead::self_cost(&overhead::measure(bpf_cost)));
+        window.self_cost = Some(overhead::measure(bpf_cost));
         self.writer.write(&window)?;
         if let Some(p) = &window.profile {
             self.profile.add(p);

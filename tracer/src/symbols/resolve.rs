@@ -96,7 +96,7 @@ pub fn resolve(profile: &Profile, binary: &Path) -> Result<Resolution> {
 }
 
 /// [`resolve`] on already-read symbols.
-pub fn resolve_in(profile: &Profile, binary: &Path, elf: &ElfFunctions) -> Resolution {
+fn resolve_in(profile: &Profile, binary: &Path, elf: &ElfFunctions) -> Resolution {
     let mut res = Resolution {
         binary: binary.to_path_buf(),
         functions: Vec::new(),
