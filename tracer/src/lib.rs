@@ -8,7 +8,8 @@
 //! [`model`] (assemble a [`model::Snapshot`]) → [`analyse`] (tables, figures, findings) →
 //! [`output`] (files of the session folder). [`session`] runs that pipeline for `tracer run`;
 //! [`commands`] holds the other subcommands (`probes`, `profile`, `report`, `diff`); [`cli`]
-//! parses flags. [`cpp_names`] is the C++ name grammar (qualified names, ABI tags, clone
+//! parses flags; [`messages`] is what tracer says on stderr (progress lines, the warning
+//! sink). [`cpp_names`] is the C++ name grammar (qualified names, ABI tags, clone
 //! suffixes) every stage shares; it depends on nothing else in tracer.
 
 pub mod analyse;
@@ -16,6 +17,7 @@ pub mod cli;
 pub mod commands;
 pub mod cpp_names;
 pub mod kernel;
+pub mod messages;
 pub mod model;
 pub mod output;
 pub mod profile;

@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use tracer::cli::TargetArgs;
 use tracer::commands::probes::{probes_report, render_text, summary_line, ProbesArgs};
 use tracer::profile::{self, Profile};
 use tracer::symbols::resolve::{self, Resolution};
@@ -347,7 +348,6 @@ functions = ["Persister::{saveRaftState,SaveRaftState}", "fsync"]
     }
     let report = probes_report(&ProbesArgs {
         binary: Some(stripped),
-        profile: None,
         ..Default::default()
     })
     .unwrap();
@@ -448,7 +448,10 @@ fn probes_dry_run_report() {
     .unwrap();
     let args = ProbesArgs {
         binary: Some(node.clone()),
-        profile: Some(custom),
+        target: TargetArgs {
+            profile: Some(custom),
+            ..Default::default()
+        },
         ..Default::default()
     };
     tracer::commands::probes::probes_command(&args).unwrap();
@@ -479,7 +482,10 @@ fn probes_by_pid_reads_proc() {
         std::env::current_exe().unwrap()
     );
     let report = probes_report(&ProbesArgs {
-        pids: vec![me],
+        target: TargetArgs {
+            pids: vec![me],
+            ..Default::default()
+        },
         ..Default::default()
     })
     .unwrap();

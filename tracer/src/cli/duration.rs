@@ -26,6 +26,11 @@ pub fn parse(s: &str) -> Result<Duration> {
     Ok(Duration::from_secs_f64(secs))
 }
 
+/// [`parse`] as clap's value parser wants it.
+pub fn parse_flag(s: &str) -> Result<Duration, String> {
+    parse(s).map_err(|e| e.to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

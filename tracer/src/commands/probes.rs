@@ -11,25 +11,21 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
+use crate::cli::TargetArgs;
 use crate::profile::{self, FdFilter, Layer, Profile};
 use crate::symbols::resolve::{self, Resolution};
+use crate::target;
 
 /// `tracer probes (--pid P | --comm NAME | --binary PATH) [--profile FILE] [--json]`
 #[derive(Args, Debug, Clone, Default)]
 #[command(group(clap::ArgGroup::new("probes_target").required(true).args(["pids", "comm", "binary"])))]
 pub struct ProbesArgs {
-    /// Resolve in the executable of this running process (repeat for several).
-    #[arg(short = 'p', long = "pid", value_name = "PID")]
-    pub pids: Vec<u32>,
-    /// Resolve in the executables of every process with this name (comm or executable name).
-    #[arg(short = 'c', long, value_name = "NAME", conflicts_with_all = ["pids", "binary"])]
-    pub comm: Option<String>,
+    /// The processes whose executables to resolve in, and the profile.
+    #[command(flatten)]
+    pub target: TargetArgs,
     /// Resolve in this executable file (no root needed).
-    #[arg(short = 'b', long, value_name = "PATH", conflicts_with = "pids")]
+    #[arg(short = 'b', long, value_name = "PATH", conflicts_with_all = ["pids", "comm"])]
     pub binary: Option<PathBuf>,
-    /// Layer profile to use instead of the built-in one (see `tracer profile --print-default`).
-    #[arg(long, value_name = "FILE")]
-    pub profile: Option<PathBuf>,
     /// Print JSON instead of text.
     #[arg(long)]
     pub json: bool,
@@ -62,23 +58,14 @@ pub struct TargetResolution {
 
 /// Resolves the profile in every target of `args`.
 pub fn probes_report(args: &ProbesArgs) -> Result<ProbesReport> {
-    let profile = match &args.profile {
-        Some(path) => profile::load(path)?,
-        None => profile::default_profile(),
-    };
+    let profile = profile::load_or_default(args.target.profile.as_deref())?;
     let mut binaries: BTreeMap<PathBuf, Vec<u32>> = BTreeMap::new();
     if let Some(b) = &args.binary {
         binaries.insert(b.clone(), Vec::new());
     }
-    let pids = match &args.comm {
-        Some(name) => {
-            let pids = crate::target::procfs::pids_by_comm(name);
-            if pids.is_empty() {
-                bail!("no running process is named {name}");
-            }
-            pids
-        }
-        None => args.pids.clone(),
+    let pids = match args.target.processes() {
+        Some(spec) => target::resolve_existing(&spec)?,
+        None => Vec::new(),
     };
     // A pid whose executable cannot be read is an error here (the user named it).
     for &pid in &pids {
@@ -249,31 +236,4 @@ pub fn summary_line(profile: &Profile, res: &Resolution) -> String {
         let _ = write!(s, "; {} .cold parts skipped", res.skipped.len());
     }
     s
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use clap::{CommandFactory, Parser};
-
-    #[derive(Parser)]
-    struct Probes {
-        #[command(flatten)]
-        args: ProbesArgs,
-    }
-
-    #[test]
-    fn probes_needs_exactly_one_kind_of_target() {
-        Probes::command().debug_assert();
-        let ok = |argv: &[&str]| Probes::try_parse_from(argv).map(|p| p.args);
-        let a = ok(&["t", "--binary", "/bin/true", "--json"]).unwrap();
-        assert_eq!(a.binary.as_deref(), Some(std::path::Path::new("/bin/true")));
-        assert!(a.json);
-        assert_eq!(ok(&["t", "-p", "1", "-p", "2"]).unwrap().pids, [1, 2]);
-        assert!(ok(&["t", "--comm", "raftkv-node", "--profile", "p.toml"]).is_ok());
-        assert!(ok(&["t"]).is_err());
-        assert!(ok(&["t", "--profile", "p.toml"]).is_err());
-        assert!(ok(&["t", "--pid", "1", "--binary", "x"]).is_err());
-        assert!(ok(&["t", "--comm", "x", "--binary", "x"]).is_err());
-    }
 }

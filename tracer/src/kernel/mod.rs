@@ -1,6 +1,6 @@
 //! The kernel side as user space sees it: loading tracer's eBPF object, attaching its
-//! programs and telling them what to trace ([`attach`]), and reading what they aggregated
-//! ([`collect`]).
+//! programs and telling them what to trace ([`attach`]), reading what they aggregated
+//! ([`collect`]), and advice for the errors the kernel gives while attaching ([`explain`]).
 //!
 //! In: the [`crate::profile::probe_plan::ProbePlan`] (function file offsets and ids), the pids
 //! to trace, the sampling frequency. Out: [`collect::KernelData`]: counters and histograms
@@ -15,4 +15,7 @@
 
 pub mod attach;
 pub mod collect;
+pub mod explain;
 pub mod maps;
+
+pub use explain::explain_attach_error;

@@ -38,6 +38,14 @@ pub fn default_profile() -> Profile {
     parse(default_toml(), DEFAULT_SOURCE).expect("the embedded default profile is valid")
 }
 
+/// The profile at `path` (`--profile FILE`), or the built-in one without it.
+pub fn load_or_default(path: Option<&Path>) -> Result<Profile> {
+    match path {
+        Some(path) => load(path),
+        None => Ok(default_profile()),
+    }
+}
+
 /// Reads and validates the profile at `path`.
 pub fn load(path: &Path) -> Result<Profile> {
     let text = std::fs::read_to_string(path)

@@ -4,8 +4,9 @@
 //! The plan is data of this stage; `symbols::plan` fills it by resolving the profile in the
 //! binaries, so `profile/` never depends on `symbols/`.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
+use crate::messages::Warnings;
 use crate::model::LayerInfo;
 use crate::profile::Profile;
 
@@ -32,8 +33,9 @@ pub struct ProbePlan {
     /// Calls per second above which a function's probes are removed (None: never). A uprobe
     /// hit costs ~10 us here, so 1,000 calls/s of one function is ~2% of a CPU (entry+return).
     pub budget: Option<u64>,
-    /// Resolution warnings (patterns matching nothing, stripped binaries), shown in the report.
-    pub warnings: Vec<String>,
+    /// Warnings of planning and attaching (opt-outs and patterns matching nothing, stripped
+    /// binaries, functions the kernel would not probe): printed once, listed in the report.
+    pub warnings: Warnings,
     /// Probes of the profile's `[roles] leader_if_calls` functions: a node calling them is the
     /// leader. The probe budget removes one only while another of the same binary stays
     /// probed within the budget (roles depend on them).
@@ -90,18 +92,4 @@ pub fn layer_infos(profile: &Profile) -> Vec<LayerInfo> {
             syscalls: l.syscalls.iter().map(|r| r.name.clone()).collect(),
         })
         .collect()
-}
-
-/// The executable to resolve for a command given after `--`: argv[0] as a path, or looked
-/// up in PATH.
-pub fn command_binary(argv0: &str) -> Option<PathBuf> {
-    let p = Path::new(argv0);
-    if argv0.contains('/') {
-        return p.canonicalize().ok();
-    }
-    std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|d| d.join(argv0))
-            .find(|c| c.is_file())
-    })
 }

@@ -7,8 +7,8 @@ use anyhow::Result;
 use std::time::Instant;
 
 use crate::kernel::{attach::Attached, maps};
+use crate::messages;
 use crate::profile::probe_plan::{Detached, ProbePlan};
-use crate::session::status_line::StatusLine;
 
 /// Removes the probes of functions called more often than the budget allows, every 250 ms.
 pub(super) struct BudgetWatch {
@@ -33,7 +33,6 @@ impl BudgetWatch {
         plan: &ProbePlan,
         limit: u64,
         start: Instant,
-        status: &mut StatusLine,
     ) -> Result<()> {
         // Every quarter second: a hot function costs ~10 us a call until it is unprobed, so
         // waiting a whole second under load costs more than the rest of tracing.
@@ -77,8 +76,8 @@ impl BudgetWatch {
                 .get(func as usize)
                 .map(|p| p.demangled.as_str())
                 .unwrap_or("?");
-            status.println(&format!(
-                "tracer: {name}: {rate:.0} calls/s is over the probe budget ({limit}/s); its \
+            messages::say(&format!(
+                "{name}: {rate:.0} calls/s is over the probe budget ({limit}/s); its \
                  uprobes are removed and its layer is attributed by stacks from now on"
             ));
             self.detached.push(Detached {

@@ -1,12 +1,13 @@
 //! The live status line on a terminal: events/s, samples, lost events, nodes and the current
 //! leader, redrawn in place once a second. On a pipe or file nothing is drawn (logs and
 //! scripts read tracer's stderr line by line), and lines tracer prints meanwhile go through
-//! [`StatusLine::println`] so they never mix with a half-drawn status.
+//! [`crate::messages`], which erases the line first, so they never mix with a half-drawn status.
 
 use std::io::{IsTerminal, Write};
 use std::time::{Duration, Instant};
 
 use crate::kernel::{attach::Attached, maps};
+use crate::messages;
 
 const REDRAW: Duration = Duration::from_secs(1);
 
@@ -40,9 +41,10 @@ impl StatusLine {
         }
     }
 
-    /// Redraws the line if a second has passed.
+    /// Redraws the line if a second has passed, or at once if a message erased it.
     pub fn tick(&mut self, attached: &Attached, status: &Status) {
-        if !self.enabled || self.last.elapsed() < REDRAW {
+        let erased = self.drawn && !messages::status_line_shown();
+        if !self.enabled || (!erased && self.last.elapsed() < REDRAW) {
             return;
         }
         let dt = self.last.elapsed().as_secs_f64();
@@ -63,23 +65,14 @@ impl StatusLine {
         let _ = write!(err, "\r\x1b[2K{line}");
         let _ = err.flush();
         self.drawn = true;
+        messages::status_line_drawn();
     }
 
-    /// Prints a line above the status line (which is redrawn at the next tick).
-    pub fn println(&mut self, msg: &str) {
-        self.clear();
-        eprintln!("{msg}");
-    }
-
-    /// Removes the status line, e.g. before the final summary.
+    /// Removes the status line for good, before the final summary.
     pub fn clear(&mut self) {
         if self.drawn {
-            let mut err = std::io::stderr().lock();
-            let _ = write!(err, "\r\x1b[2K");
-            let _ = err.flush();
+            messages::erase_status_line();
             self.drawn = false;
-            // Redraw promptly after whatever is printed next.
-            self.last = Instant::now() - REDRAW;
         }
     }
 }

@@ -378,14 +378,14 @@ pub(super) struct WindowCloser {
 impl WindowCloser {
     pub(super) fn new(opts: &super::RunOptions) -> Self {
         WindowCloser {
-            sample_freq: opts.sample_freq,
-            invocation: opts.invocation.clone(),
+            sample_freq: opts.kernel.sample_freq,
+            invocation: opts.output.invocation.clone(),
             last: Instant::now(),
             started_at: chrono::Local::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, false),
             prev: KernelData::default(),
             profile: Default::default(),
             offcpu: Vec::new(),
-            writer: WindowWriter::new(&opts.out_dir, opts.keep_windows),
+            writer: WindowWriter::new(&opts.output.out_dir, opts.output.keep_windows),
         }
     }
 

@@ -1,29 +1,63 @@
 //! The probe plan of a run: the profile resolved in every target binary, one probe per
 //! resolved function, with the ids the kernel side sees.
+//!
+//! [`plan_for`] is the whole planning step of `tracer run` (profile, `--no-probe` opt-outs,
+//! resolution in the targets' executables); `cli` only turns flags into [`ProbeOptions`].
 
 use anyhow::Result;
 use std::path::PathBuf;
 
 use super::resolve;
+use crate::messages::Warnings;
 use crate::profile::probe_plan::{layer_infos, PlannedProbe, ProbePlan};
-use crate::profile::{Pattern, Profile};
+use crate::profile::{self, Pattern, Profile};
+
+/// What the user asked of probing: `--profile`, `--no-probe`, `--no-uprobes`, `--probe-budget`.
+#[derive(Clone, Debug, Default)]
+pub struct ProbeOptions {
+    /// Layer profile file; None: the built-in one.
+    pub profile: Option<PathBuf>,
+    /// Patterns written exactly as in the profile, attributed by stack instead of probed.
+    pub no_probe: Vec<String>,
+    /// Attach uprobes at all.
+    pub uprobes: bool,
+    /// See [`ProbePlan::budget`].
+    pub budget: Option<u64>,
+}
+
+/// The probe plan of a run: the profile (`--profile` or the built-in one) without the
+/// `--no-probe` opt-outs, resolved in the targets' `binaries` (`target::executables`).
+/// Opt-outs and patterns that match nothing are warnings (printed once, kept in the plan for
+/// the report), never errors.
+pub fn plan_for(opts: &ProbeOptions, binaries: &[PathBuf]) -> Result<ProbePlan> {
+    let mut profile = profile::load_or_default(opts.profile.as_deref())?;
+    let mut warnings = Warnings::default();
+    for pattern in &opts.no_probe {
+        if !profile.opt_out(pattern) {
+            warnings.warn(format!(
+                "--no-probe {pattern:?} matches no probed pattern of the profile"
+            ));
+        }
+    }
+    plan(&profile, binaries, opts.uprobes, opts.budget, warnings)
+}
 
 /// Resolves `profile` in every binary and plans one probe per resolved function. Patterns
-/// that match nothing and stripped binaries are returned as warnings, never errors.
+/// that match nothing and stripped binaries are warnings (given to `warnings`), never errors.
 pub fn plan(
     profile: &Profile,
     binaries: &[PathBuf],
     uprobes: bool,
     budget: Option<u64>,
-) -> Result<(ProbePlan, Vec<String>)> {
+    mut warnings: Warnings,
+) -> Result<ProbePlan> {
     let layers = layer_infos(profile);
     let mut probes = Vec::new();
-    let mut warnings = Vec::new();
     if uprobes {
         for binary in binaries {
             let r = resolve::resolve(profile, binary)?;
-            warnings.extend(r.unmatched_warnings().map(|u| {
-                format!(
+            for u in r.unmatched_warnings() {
+                warnings.warn(format!(
                     "{} pattern {:?} matches no function in {}{}",
                     u.layer,
                     u.pattern,
@@ -33,9 +67,11 @@ pub fn plan(
                     } else {
                         format!(" (closest: {})", u.closest.join(", "))
                     }
-                )
-            }));
-            warnings.extend(r.warnings.iter().cloned());
+                ));
+            }
+            for w in &r.warnings {
+                warnings.warn(w.clone());
+            }
             for f in r.functions {
                 let layer_id = layers
                     .iter()
@@ -66,16 +102,13 @@ pub fn plan(
     let role_funcs = matching(&profile.roles.leader_if_calls);
     let heartbeat_funcs =
         matching(&profile.roles.leader_if_calls[..profile.roles.leader_if_calls.len().min(1)]);
-    Ok((
-        ProbePlan {
-            layers,
-            probes,
-            uprobes,
-            budget,
-            warnings: warnings.clone(),
-            role_funcs,
-            heartbeat_funcs,
-        },
+    Ok(ProbePlan {
+        layers,
+        probes,
+        uprobes,
+        budget,
         warnings,
-    ))
+        role_funcs,
+        heartbeat_funcs,
+    })
 }

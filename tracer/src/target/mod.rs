@@ -1,10 +1,11 @@
 //! What to trace, and what user space reads about it from /proc and the file system.
 //!
-//! In: the user's `--pid` / `--comm` / `-- CMD` ([`TargetSpec`]). Out: the pids to trace, or a
-//! [`HeldChild`] that waits until the programs are attached; process names, command lines and
-//! open fds ([`procfs`]); disk counters, process I/O and data-dir sizes over the run
-//! ([`diskstats`], [`disk_watch`]); and the checks that fail a doomed run before anything is
-//! attached ([`preflight`]). Never: loads BPF or reads a kernel map (that is `kernel/`).
+//! In: the user's `--pid` / `--comm` / `-- CMD` ([`TargetSpec`]). Out: the pids to trace and
+//! their executables ([`executables`], what gets probed), or a [`HeldChild`] that waits until
+//! the programs are attached; process names, command lines and open fds ([`procfs`]); disk
+//! counters, process I/O and data-dir sizes over the run ([`diskstats`], [`disk_watch`]); and
+//! the checks that fail a doomed run before anything is attached ([`preflight`]). Never: loads
+//! BPF or reads a kernel map (that is `kernel/`).
 
 pub mod disk_watch;
 pub mod diskstats;
@@ -13,6 +14,7 @@ pub mod procfs;
 
 use anyhow::{bail, Context, Result};
 use std::ffi::CString;
+use std::path::{Path, PathBuf};
 
 /// How the user said what to trace.
 #[derive(Clone, Debug)]
@@ -51,6 +53,38 @@ pub fn resolve_existing(spec: &TargetSpec) -> Result<Vec<u32>> {
         }
         TargetSpec::Command(_) => Ok(Vec::new()),
     }
+}
+
+/// The executables whose functions get probed: those of the named processes, one entry per
+/// file however many processes run it (same file, any path), or the command's.
+pub fn executables(spec: &TargetSpec) -> Result<Vec<PathBuf>> {
+    let pids = match spec {
+        TargetSpec::Command(argv) => {
+            return Ok(argv
+                .first()
+                .and_then(|a| command_executable(a))
+                .into_iter()
+                .collect())
+        }
+        other => resolve_existing(other)?,
+    };
+    Ok(crate::symbols::resolve::binaries_of_pids(&pids)
+        .into_iter()
+        .map(|(bin, _)| bin)
+        .collect())
+}
+
+/// The executable of a command given after `--`: argv[0] as a path, or looked up in PATH.
+pub fn command_executable(argv0: &str) -> Option<PathBuf> {
+    let p = Path::new(argv0);
+    if argv0.contains('/') {
+        return p.canonicalize().ok();
+    }
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|d| d.join(argv0))
+            .find(|c| c.is_file())
+    })
 }
 
 /// A child forked by tracer and held just before `execve` until tracing is in place, so that

@@ -1,0 +1,191 @@
+//! The end of a session: stop recording, read what the kernel aggregated
+//! ([`Session::collect`]), then assemble the run's [`Snapshot`] with its notes
+//! ([`Collected::assemble`]). The programs detach on a thread of their own meanwhile.
+
+use anyhow::Result;
+use std::collections::BTreeMap;
+use std::thread::JoinHandle;
+
+use super::processes::live;
+use super::{overhead, windows, RunOptions, Session, StopReason};
+use crate::kernel::collect::KernelData;
+use crate::messages;
+use crate::model::assemble;
+use crate::model::{CpuProfile, NodeRoles, OffCpuRecord, ProcessInfo, SelfCost, Snapshot};
+use crate::profile::probe_plan::{Detached, ProbePlan};
+use crate::target::disk_watch::DiskWatch;
+
+/// A stopped session: the last read of the kernel's counters and everything the watchers
+/// gathered, which is all the snapshot is assembled from.
+pub(super) struct Collected {
+    stop: StopReason,
+    /// Cumulative counters at the stop.
+    kernel: KernelData,
+    plan: ProbePlan,
+    detached: Vec<Detached>,
+    processes: BTreeMap<u32, ProcessInfo>,
+    /// Whether the target was a command (`-- CMD`), and its exit status.
+    command: bool,
+    command_status: Option<i32>,
+    /// The run's profile and off-CPU records, summed over the windows.
+    profile: Option<CpuProfile>,
+    offcpu: Vec<OffCpuRecord>,
+    /// Samples whose stacks the running profile folded to stay bounded.
+    folded: u64,
+    roles: Vec<NodeRoles>,
+    disk: DiskWatch,
+    cost: SelfCost,
+    started_at: String,
+    duration_s: f64,
+    windows_written: u32,
+    /// The programs detaching (removing uprobes waits for the kernel, tens of ms each).
+    detach: JoinHandle<()>,
+}
+
+/// The assembled session, ready to write.
+pub(super) struct Assembled {
+    pub(super) snapshot: Snapshot,
+    pub(super) stop: StopReason,
+    pub(super) command_status: Option<i32>,
+    pub(super) detach: JoinHandle<()>,
+}
+
+impl Session<'_> {
+    /// Stops recording, closes the last window, reads the counters, and starts detaching so
+    /// the targets run untraced again at once.
+    pub(super) fn collect(mut self) -> Result<Collected> {
+        self.status.clear();
+        let duration_s = self.start.elapsed().as_secs_f64();
+        let live = live(&self.processes);
+        self.disk.tick(live.iter().copied());
+        self.roles
+            .tick(&self.attached, &self.plan, self.start, &live, true)?;
+        self.bpf_cost.finish(&self.attached);
+        // Stop recording before reading, so the counters read agree with each other.
+        self.attached.clear_targets()?;
+        let kernel = self.windows.close(
+            &mut self.attached,
+            &self.plan,
+            &self.budget.detached,
+            &self.processes,
+            &mut self.symbolizer,
+            &self.bpf_cost,
+        )?;
+        let cost = overhead::measure(&self.bpf_cost);
+        let attached = self.attached;
+        let detach = std::thread::spawn(move || drop(attached));
+        let (profile, offcpu) = self.windows.totals(self.opts.kernel.sample_freq.is_some());
+        Ok(Collected {
+            stop: self.stop.unwrap_or(StopReason::Duration),
+            kernel,
+            plan: self.plan,
+            detached: self.budget.detached,
+            processes: self.processes,
+            command: self.held.is_some(),
+            command_status: self.held.as_ref().and_then(|h| h.exit_status),
+            profile,
+            offcpu,
+            folded: self.windows.profile.folded_samples(),
+            roles: self.roles.finish(),
+            disk: self.disk,
+            cost,
+            started_at: self.started_at,
+            duration_s,
+            windows_written: self.windows.written(),
+            detach,
+        })
+    }
+}
+
+impl Collected {
+    /// The run's snapshot: kernel data named and symbolised (`model/assemble`), roles, disk,
+    /// tracer's own cost, and the notes that say how the run went.
+    pub(super) fn assemble(self, opts: &RunOptions) -> Assembled {
+        let notes = self.notes(opts);
+        let block_latency = self.kernel.block_latency.clone();
+        let mut snapshot = assemble::build_snapshot(
+            self.kernel,
+            &self.plan,
+            &self.detached,
+            self.processes.into_values().collect(),
+            notes,
+            self.started_at,
+            self.duration_s,
+            opts.output.invocation.clone(),
+        );
+        snapshot.profile = self.profile;
+        snapshot.offcpu = self.offcpu;
+        snapshot.roles = self.roles;
+        snapshot.disk = Some(
+            self.disk
+                .finish(self.duration_s, &snapshot.files, &block_latency),
+        );
+        let cost_line = overhead::describe(&self.cost, self.duration_s);
+        messages::say(&cost_line);
+        snapshot.notes.push(cost_line);
+        snapshot.self_cost = Some(self.cost);
+        if self.windows_written > 1 {
+            snapshot.notes.push(format!(
+                "{} windows of {:.0} s in {}/ (the last {} kept)",
+                self.windows_written,
+                opts.session.interval.as_secs_f64(),
+                windows::WINDOWS_DIR,
+                opts.output.keep_windows
+            ));
+        }
+        Assembled {
+            snapshot,
+            stop: self.stop,
+            command_status: self.command_status,
+            detach: self.detach,
+        }
+    }
+
+    /// How the run went, for the report: exits, why it stopped, what sampling cannot see,
+    /// the command's status, stacks folded to bound memory. (The plan's warnings follow them,
+    /// added by `build_snapshot`.)
+    fn notes(&self, opts: &RunOptions) -> Vec<String> {
+        let mut notes = Vec::new();
+        for p in self.processes.values() {
+            if let Some(t) = p.exited_at_s {
+                if self.stop != StopReason::AllExited || !self.command {
+                    notes.push(format!(
+                        "{} (pid {}) exited {:.1} s into the run; its data up to then is included",
+                        p.comm, p.pid, t
+                    ));
+                }
+            }
+        }
+        match self.stop {
+            StopReason::Signal => notes.push("stopped by a signal (Ctrl-C / SIGTERM)".into()),
+            StopReason::AllExited if !self.command => {
+                notes.push("every traced process exited before the end of the run".into())
+            }
+            _ => {}
+        }
+        if self.plan.uprobes && opts.kernel.sample_freq.is_some() {
+            notes.push(
+                "CPU samples cannot be taken while tracer's own BPF programs run: time spent in \
+                 uprobe handling (~10 us per probed call here) is missing from the on-CPU \
+                 profile, so probed code weighs a little less than perf would show; \
+                 --no-uprobes removes the effect"
+                    .into(),
+            );
+        }
+        if let Some(status) = self.command_status {
+            notes.push(format!("the traced command exited with status {status}"));
+        }
+        if let Some(p) = self.profile.as_ref().filter(|_| self.folded > 0) {
+            notes.push(format!(
+                "{} of {} CPU samples lost stack detail to keep memory bounded over the run: \
+                 past {} distinct stacks the rarest had their kernel frames (or whole stack) \
+                 folded into one frame; their counts per process, thread and layer are exact, \
+                 and every window file keeps its stacks in full",
+                self.folded,
+                p.samples,
+                windows::MAX_ACCUMULATED_STACKS
+            ));
+        }
+        notes
+    }
+}
