@@ -10,9 +10,9 @@ use std::time::Duration;
 
 use super::duration::parse_flag as parse_duration;
 use super::TargetArgs;
+use crate::session::{KernelOptions, OutputOptions, RunOptions, SessionOptions, TargetOptions};
 use crate::symbols::plan::{self, ProbeOptions};
 use crate::target;
-use crate::session::{KernelOptions, OutputOptions, RunOptions, SessionOptions, TargetOptions};
 
 #[derive(Args, Debug, Clone)]
 pub struct RunArgs {
