@@ -92,4 +92,12 @@ mod tests {
         assert_eq!(w.iter().collect::<Vec<_>>(), ["first", "second"]);
         assert!(!w.is_empty());
     }
+
+    #[test]
+    fn a_line_printed_while_the_status_line_is_drawn_erases_it_first() {
+        // (Other tests may print meanwhile: they can only erase it too.)
+        status_line_drawn();
+        say("a line above the status line");
+        assert!(!status_line_shown(), "the status line knows to redraw");
+    }
 }

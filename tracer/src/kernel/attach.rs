@@ -213,11 +213,7 @@ impl Attached {
                     SamplePolicy::Frequency(freq_hz),
                     false,
                 )
-                .with_context(|| {
-                    format!(
-                        "opening a {freq_hz} Hz cpu-clock perf event on CPU {cpu} failed                          (is kernel.perf_event_max_sample_rate lower?)"
-                    )
-                })?;
+                .with_context(|| super::explain::explain_sampling_error(freq_hz, cpu))?;
         }
         Ok(())
     }

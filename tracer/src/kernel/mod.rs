@@ -18,4 +18,4 @@ pub mod collect;
 pub mod explain;
 pub mod maps;
 
-pub use explain::explain_attach_error;
+pub use explain::{explain_attach_error, explain_sampling_error};

@@ -4,7 +4,7 @@
 //! the session's rhythm, where to write). Out: the session folder on disk and a
 //! [`RunOutcome`] holding the final [`Snapshot`].
 //!
-//! [`run`] reads as the pipeline: preflight (`target/`) → attach (`kernel/`) → a [`Session`]
+//! [`run`] reads as the pipeline: preflight (`target/`) → attach (`kernel/`) → a `Session`
 //! polled until the duration ends, the user interrupts, or every traced process has exited →
 //! collect and assemble (`kernel/`, `model/`) → write (`output/`). The setup steps are in
 //! `setup.rs`, the steps of one poll in `tick.rs`, collecting and assembling in `finish.rs`;

@@ -1,5 +1,5 @@
 //! The setup steps of a session, in the order `run` calls them: each one named, each failing
-//! with the step in its message (`run` adds "failed to <step>").
+//! with the step in its message (`run` adds `failed to <step>`).
 //!
 //! Checks that can fail without tracing anything come first, so a doomed run costs nothing;
 //! then what must exist before the first traced instruction (signal handlers, the metrics

@@ -120,7 +120,7 @@ pub fn delta(cur: &KernelData, prev: &KernelData) -> KernelData {
 type InternedStack = (u32, u32, Option<u32>, Box<[u32]>);
 
 /// Distinct stacks the running profile holds before it compacts (see
-/// [`ProfileAccumulator::compact`]); compaction brings it back to three quarters of this.
+/// `ProfileAccumulator::compact`); compaction brings it back to three quarters of this.
 /// At ~160 bytes a stack that is ~0.65 MiB: a 1-hour soak reached the cap within ~10 minutes
 /// and stayed flat after, and memory must not grow more than 10% after the first window.
 pub const MAX_ACCUMULATED_STACKS: usize = 4096;
@@ -231,7 +231,7 @@ impl ProfileAccumulator {
         }
     }
 
-    /// Samples whose stacks lost detail to compaction (see [`Self::compact`]).
+    /// Samples whose stacks lost detail to compaction (see `compact`).
     pub fn folded_samples(&self) -> u64 {
         self.folded_samples
     }

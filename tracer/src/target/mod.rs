@@ -74,7 +74,7 @@ pub fn executables(spec: &TargetSpec) -> Result<Vec<PathBuf>> {
         .collect())
 }
 
-/// The executable of a command given after `--`: argv[0] as a path, or looked up in PATH.
+/// The executable of a command given after `--`: `argv[0]` as a path, or looked up in PATH.
 pub fn command_executable(argv0: &str) -> Option<PathBuf> {
     let p = Path::new(argv0);
     if argv0.contains('/') {
