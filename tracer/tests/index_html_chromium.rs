@@ -8,6 +8,8 @@ use std::process::Command;
 mod common;
 use common::canned::{stats, Canned};
 use tracer::model::Snapshot;
+use tracer::output::owner::Owner;
+use tracer::output::session_dir::SessionDir;
 use tracer::output::session_folder;
 
 fn chromium() -> PathBuf {
@@ -94,8 +96,9 @@ fn run_chromium(url: &str, profile: &Path, extra: &[&str]) -> (String, String) {
 fn index_html_loads_without_errors_and_shows_every_flamegraph() {
     let dir = tempfile::tempdir().unwrap();
     let s = session();
-    session_folder::save_snapshot(&s, dir.path()).unwrap();
-    session_folder::render(&s, dir.path()).unwrap();
+    let folder = SessionDir::open(dir.path(), Owner::invoking()).unwrap();
+    session_folder::save_snapshot(&s, &folder).unwrap();
+    session_folder::render(&s, &folder).unwrap();
     let svgs = tracer::output::html::flamegraphs(dir.path());
     assert!(svgs.len() >= 6, "{svgs:?}");
     let url = format!("file://{}/index.html", dir.path().display());

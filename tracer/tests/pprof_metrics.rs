@@ -206,7 +206,7 @@ fn pprof_round_trip_of_three_stacks() {
 fn go_tool_pprof_reads_back_every_stack_count_and_label() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join(pprof::FILE_NAME);
-    pprof::write(&three_stacks(), &path).unwrap();
+    std::fs::write(&path, pprof::encode(&three_stacks()).unwrap()).unwrap();
     let (text, traces) = go_pprof_traces(&path);
     let labels = |pid: &str, thread: &str, layer: Option<&str>| {
         let mut m = BTreeMap::from([
@@ -253,7 +253,7 @@ fn go_tool_pprof_reads_back_every_stack_count_and_label() {
 fn pprof_write_creates_a_loadable_file_and_empty_profiles_are_valid() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join(pprof::FILE_NAME);
-    pprof::write(&three_stacks(), &path).unwrap();
+    std::fs::write(&path, pprof::encode(&three_stacks()).unwrap()).unwrap();
     let bytes = std::fs::read(&path).unwrap();
     assert_eq!(decode(&bytes).samples.len(), 3);
     // The system gzip agrees that the stream is valid, when it is installed.

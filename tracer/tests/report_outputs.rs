@@ -8,6 +8,8 @@ use serde_json::Value;
 mod common;
 use common::canned::{stats, Canned};
 use tracer::model::{FdKind, Snapshot};
+use tracer::output::owner::Owner;
+use tracer::output::session_dir::SessionDir;
 use tracer::output::session_folder;
 
 fn pathological() -> Snapshot {
@@ -87,8 +89,9 @@ fn pathological() -> Snapshot {
 
 fn render(s: &Snapshot) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    session_folder::save_snapshot(s, dir.path()).unwrap();
-    session_folder::render(s, dir.path()).unwrap();
+    let folder = SessionDir::open(dir.path(), Owner::invoking()).unwrap();
+    session_folder::save_snapshot(s, &folder).unwrap();
+    session_folder::render(s, &folder).unwrap();
     dir
 }
 

@@ -93,7 +93,7 @@ fn run_command(args: RunArgs) -> anyhow::Result<()> {
     }
     print!(
         "{}",
-        crate::output::session_folder::summary(&outcome.snapshot, &outcome.out_dir)
+        crate::output::session_folder::summary(&outcome.snapshot, &outcome.folder)
     );
     Ok(())
 }

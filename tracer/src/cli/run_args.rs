@@ -21,7 +21,9 @@ pub struct RunArgs {
     /// How long to trace: 30s, 500ms, 2m... Without it: until Ctrl-C, or until the command exits.
     #[arg(short = 'd', long, value_name = "DURATION", value_parser = parse_duration)]
     pub duration: Option<Duration>,
-    /// Session folder to write (default: tracer_results/session_YYYYMMDD_HHMMSS).
+    /// Session folder to create (default: tracer_results/session_YYYYMMDD_HHMMSS). It must
+    /// not exist yet (an empty folder of yours is fine): results of two runs never mix, and
+    /// a symlink there is refused. Under sudo it and its files belong to the sudo user.
     #[arg(short = 'o', long = "output", value_name = "DIR")]
     pub output: Option<PathBuf>,
     /// Do not trace processes forked by the targets (always followed for `-- CMD`).
@@ -98,6 +100,7 @@ impl RunArgs {
                 metrics: self.metrics,
             },
             output: OutputOptions {
+                default_name: self.output.is_none(),
                 out_dir: self.output.unwrap_or_else(default_out_dir),
                 keep_windows: self.keep_windows.max(1),
                 invocation,

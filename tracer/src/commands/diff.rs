@@ -9,7 +9,12 @@ use std::path::{Path, PathBuf};
 
 use crate::analyse::cpu::{self, FoldOptions};
 use crate::model::Snapshot;
+use crate::output::owner::Owner;
+use crate::output::session_dir::{self, SessionDir};
 use crate::output::{flamegraph, session_folder};
+
+/// The differential flamegraph's name in the AFTER session without `-o`.
+pub const DIFF_FILE: &str = "diff_flamegraph.svg";
 
 /// Folded lines of every node of a session. Node pids differ between sessions, so nodes are
 /// merged under their thread names, which stay the same.
@@ -43,16 +48,24 @@ fn shares(s: &Snapshot) -> BTreeMap<String, f64> {
 /// Writes the differential flamegraph of `before` → `after` and returns its path and a text
 /// summary of the largest changes.
 pub fn diff(before: &Path, after: &Path, output: Option<PathBuf>) -> Result<(PathBuf, String)> {
+    let owner = Owner::invoking();
     let a = session_folder::load_snapshot(before)?;
-    let b = session_folder::load_snapshot(after)?;
+    let after_dir = SessionDir::open(after, owner)?;
+    let b = session_folder::load_snapshot_from(&after_dir)?;
     let (fa, fb) = (
         folded_all(&a).with_context(|| format!("{}", before.display()))?,
         folded_all(&b).with_context(|| format!("{}", after.display()))?,
     );
     let title = format!("{} → {}", before.display(), after.display());
     let svg = flamegraph::diff_svg(&fa, &fb, &title)?;
-    let out = output.unwrap_or_else(|| after.join("diff_flamegraph.svg"));
-    std::fs::write(&out, svg).with_context(|| format!("writing {}", out.display()))?;
+    // Written like a session's files: never through a symlink, handed to the sudo user.
+    let out = match output {
+        Some(path) => {
+            session_dir::write_file(&path, svg.as_bytes(), owner)?;
+            path
+        }
+        None => after_dir.write(DIFF_FILE, svg.as_bytes())?,
+    };
 
     let (sa, sb) = (shares(&a), shares(&b));
     let mut changes: Vec<(String, f64, f64)> = sa

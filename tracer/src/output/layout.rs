@@ -94,19 +94,22 @@ pub fn consensus_node_files(folder: &str, node: &Node) -> (String, String) {
     )
 }
 
-/// Whether `rel` exists and is not empty in `dir` (or is written after the report).
+/// Whether `rel` is a file that exists and is not empty in `dir` (or is written after the
+/// report). A symlink is not a file the session wrote, and is not followed.
 pub fn exists(dir: &Path, rel: &str) -> bool {
-    WRITTEN_LATER.contains(&rel) || std::fs::metadata(dir.join(rel)).is_ok_and(|m| m.len() > 0)
+    WRITTEN_LATER.contains(&rel)
+        || std::fs::symlink_metadata(dir.join(rel)).is_ok_and(|m| m.is_file() && m.len() > 0)
 }
 
-/// Relative paths of the files under `dir`.
+/// Relative paths of the files under `dir`. Symlinks are listed, never descended into (a
+/// planted link to `/` must not make the report list the whole file system).
 pub fn collect_files(root: &Path, dir: &Path, out: &mut Vec<String>) {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return;
     };
     for e in entries.flatten() {
         let p = e.path();
-        if p.is_dir() {
+        if e.file_type().is_ok_and(|t| t.is_dir()) {
             collect_files(root, &p, out);
         } else if let Ok(rel) = p.strip_prefix(root) {
             out.push(rel.to_string_lossy().into_owned());

@@ -7,7 +7,9 @@
 //! measures or judges (that is `analyse/`), and never reads the kernel.
 //!
 //! One renderer per kind of file, each a pure function of the snapshot (and findings) that
-//! returns text or [`layout::Rendered`] files; only `session_folder` writes. Names of files and
+//! returns text or [`layout::Rendered`] files; only `session_folder` writes, and only through
+//! a [`session_dir::SessionDir`] (the open folder: no symlink followed, nothing written
+//! outside it, everything handed to the user who ran sudo, see [`owner`]). Names of files and
 //! folders are in [`layout`], which every module may use and which uses none of them; the
 //! modules that link to other files (`summary`, `html`, `report`) look at what the session
 //! writer has already written. No module here imports `session_folder`.
@@ -38,8 +40,10 @@ pub mod layout;
 pub mod log_io_files;
 pub mod metrics;
 pub mod network_files;
+pub mod owner;
 pub mod pprof;
 pub mod report;
+pub mod session_dir;
 pub mod session_folder;
 pub mod strace_table;
 pub mod summary;

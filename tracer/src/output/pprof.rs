@@ -21,7 +21,6 @@ pub mod proto;
 
 use std::collections::HashMap;
 use std::io::Write;
-use std::path::Path;
 
 use anyhow::{Context, Result};
 use prost::Message as _;
@@ -42,12 +41,6 @@ pub fn encode(snapshot: &Snapshot) -> Result<Vec<u8>> {
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     gz.write_all(&raw)?;
     Ok(gz.finish()?)
-}
-
-/// Writes [`encode`]'s bytes to `path`.
-pub fn write(snapshot: &Snapshot, path: &Path) -> Result<()> {
-    let bytes = encode(snapshot)?;
-    std::fs::write(path, bytes).with_context(|| format!("writing {}", path.display()))
 }
 
 /// The `Profile` message before compression (what [`encode`] gzips).

@@ -1,7 +1,8 @@
 //! The session writer: composes every renderer of `output/` into the session folder (the shape
 //! users of the original `targeted_perf_test.sh` know, see [`crate::output::layout`]), writes
-//! the files, and saves and loads `snapshot.json`, from which `tracer report DIR` re-renders
-//! everything.
+//! the files through the open folder ([`SessionDir`]: no symlink followed, nothing outside it,
+//! everything handed to the sudo user), and saves and loads `snapshot.json`, from which
+//! `tracer report DIR` re-renders everything.
 
 use anyhow::{Context, Result};
 use std::fmt::Write as _;
@@ -11,6 +12,8 @@ use crate::analyse::findings;
 use crate::analyse::syscalls;
 use crate::model::Snapshot;
 use crate::output::layout::Rendered;
+use crate::output::owner::Owner;
+use crate::output::session_dir::SessionDir;
 use crate::output::{
     consensus_files, cpu_profile, disk_files, html, layer_folder, log_io_files, network_files,
     report, strace_table, summary,
@@ -19,44 +22,49 @@ use crate::output::{
 pub use crate::output::layout::{strace_file, DISK_DIR, REPORT_FILE, SNAPSHOT_FILE};
 pub use crate::output::strace_table::drops_text;
 
-/// Writes one file of the session: the only place `output/` writes.
-fn write(dir: &Path, rel: &str, bytes: &[u8]) -> Result<PathBuf> {
-    let path = dir.join(rel);
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent)
-            .with_context(|| format!("creating {}", parent.display()))?;
-    }
-    std::fs::write(&path, bytes).with_context(|| format!("writing {}", path.display()))?;
-    Ok(path)
-}
-
 /// Writes `files` in order; returns their paths.
-fn write_all(dir: &Path, files: Vec<Rendered>) -> Result<Vec<PathBuf>> {
-    files.iter().map(|f| write(dir, &f.rel, &f.bytes)).collect()
+fn write_all(dir: &SessionDir, files: Vec<Rendered>) -> Result<Vec<PathBuf>> {
+    files.iter().map(|f| dir.write(&f.rel, &f.bytes)).collect()
 }
 
 /// Writes `snapshot.json`. Done first, so the data survives whatever happens to rendering.
-pub fn save_snapshot(snapshot: &Snapshot, dir: &Path) -> Result<PathBuf> {
+pub fn save_snapshot(snapshot: &Snapshot, dir: &SessionDir) -> Result<PathBuf> {
     let json = serde_json::to_string_pretty(snapshot)?;
-    write(dir, SNAPSHOT_FILE, json.as_bytes())
+    dir.write(SNAPSHOT_FILE, json.as_bytes())
 }
 
-/// Reads a saved `snapshot.json`.
+/// Reads the `snapshot.json` of the session folder at `dir` (a symlink at `dir` or at the
+/// file is refused, like everywhere tracer writes).
 pub fn load_snapshot(dir: &Path) -> Result<Snapshot> {
-    let path = dir.join(SNAPSHOT_FILE);
-    let text = std::fs::read_to_string(&path).with_context(|| {
+    load_snapshot_from(&SessionDir::open(dir, Owner::invoking())?)
+}
+
+/// Reads a saved `snapshot.json` from an open session folder. Malformed, truncated or
+/// hostile files are errors that say which file and where, never a panic.
+pub fn load_snapshot_from(dir: &SessionDir) -> Result<Snapshot> {
+    let bytes = dir.read(SNAPSHOT_FILE).with_context(|| {
         format!(
             "cannot read {}: is {} a tracer session folder?",
-            path.display(),
-            dir.display()
+            dir.path().join(SNAPSHOT_FILE).display(),
+            dir.path().display()
         )
     })?;
-    serde_json::from_str(&text).with_context(|| format!("{} is not valid", path.display()))
+    parse_snapshot(&bytes).with_context(|| {
+        format!(
+            "{} is not a valid tracer snapshot",
+            dir.path().join(SNAPSHOT_FILE).display()
+        )
+    })
+}
+
+/// Parses the bytes of a `snapshot.json` (or of a window's `window_NNNN.json`).
+pub fn parse_snapshot(bytes: &[u8]) -> Result<Snapshot> {
+    Ok(serde_json::from_slice(bytes)?)
 }
 
 /// Renders every output of the session into `dir` (snapshot.json must already be there or is
 /// written by the caller). Returns the files written.
-pub fn render(snapshot: &Snapshot, dir: &Path) -> Result<Vec<PathBuf>> {
+pub fn render(snapshot: &Snapshot, dir: &SessionDir) -> Result<Vec<PathBuf>> {
     let found = findings::evaluate(snapshot);
     // Each renderer's files are written as soon as they are rendered: a renderer that fails
     // leaves the files before it in place.
@@ -73,26 +81,25 @@ pub fn render(snapshot: &Snapshot, dir: &Path) -> Result<Vec<PathBuf>> {
 
     // Then what links to them: summary.json, index.html and the report last, each rendered
     // after the files it links are on disk, so every link points at a written file.
-    written.push(write(
-        dir,
+    let path = dir.path();
+    written.push(dir.write(
         crate::output::layout::SUMMARY_FILE,
-        summary::json(snapshot, &found, dir)?.as_bytes(),
+        summary::json(snapshot, &found, path)?.as_bytes(),
     )?);
-    written.push(write(
-        dir,
+    written.push(dir.write(
         crate::output::layout::INDEX_FILE,
-        html::page(snapshot, &found, dir).as_bytes(),
+        html::page(snapshot, &found, path).as_bytes(),
     )?);
-    written.push(write(
-        dir,
+    written.push(dir.write(
         REPORT_FILE,
-        report::markdown(snapshot, &found, dir).as_bytes(),
+        report::markdown(snapshot, &found, path).as_bytes(),
     )?);
     Ok(written)
 }
 
-/// A few lines for the terminal at the end of a run.
-pub fn summary(snapshot: &Snapshot, dir: &Path) -> String {
+/// A few lines for the terminal at the end of a run, ending with where the session folder is
+/// and who owns it.
+pub fn summary(snapshot: &Snapshot, dir: &SessionDir) -> String {
     let mut out = String::new();
     for p in &snapshot.processes {
         let rows = syscalls::table(snapshot, &[p.pid]);
@@ -112,6 +119,12 @@ pub fn summary(snapshot: &Snapshot, dir: &Path) -> String {
     for n in &snapshot.notes {
         let _ = writeln!(out, "note: {n}");
     }
-    let _ = writeln!(out, "report: {}", dir.join(REPORT_FILE).display());
+    let _ = writeln!(
+        out,
+        "session folder: {}{}",
+        dir.path().display(),
+        dir.owner().describe()
+    );
+    let _ = writeln!(out, "report: {}", dir.path().join(REPORT_FILE).display());
     out
 }

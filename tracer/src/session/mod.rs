@@ -29,7 +29,6 @@ pub use options::{KernelOptions, OutputOptions, RunOptions, SessionOptions, Targ
 
 use anyhow::{Context, Result};
 use std::collections::{BTreeMap, HashMap};
-use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -37,6 +36,7 @@ use std::time::{Duration, Instant};
 use crate::kernel::attach::Attached;
 use crate::messages;
 use crate::model::{ProcessInfo, Snapshot};
+use crate::output::session_dir::SessionDir;
 use crate::output::session_folder;
 use crate::profile::probe_plan::ProbePlan;
 use crate::symbols::symbolize::StackSymbolizer;
@@ -62,7 +62,9 @@ pub enum StopReason {
 #[derive(Debug)]
 pub struct RunOutcome {
     pub snapshot: Snapshot,
-    pub out_dir: PathBuf,
+    /// The session folder written (its path may differ from `-o`'s default when that was
+    /// taken).
+    pub folder: SessionDir,
     pub stop: StopReason,
     /// Exit status of the traced command (`-- CMD` mode).
     pub command_status: Option<i32>,
@@ -73,7 +75,7 @@ const POLL: Duration = Duration::from_millis(50);
 
 /// Runs a whole tracing session and writes its folder.
 pub fn run(opts: &RunOptions) -> Result<RunOutcome> {
-    let existing = setup::preflight(opts)?;
+    let (existing, folder) = setup::preflight(opts)?;
     let stop_flag = setup::stop_on_signals().context("failed to install the signal handlers")?;
     let metrics = setup::serve_metrics(opts.session.metrics.as_deref())
         .context("failed to start the metrics endpoint")?;
@@ -84,7 +86,8 @@ pub fn run(opts: &RunOptions) -> Result<RunOutcome> {
         .context("failed to start tracing the targets")?;
     setup::start_sampling(&mut attached, opts.kernel.sample_freq)
         .context("failed to start CPU sampling")?;
-    let mut session = Session::begin(opts, attached, plan, held, existing, stop_flag, metrics)
+    let targets = Targets { held, existing };
+    let mut session = Session::begin(opts, attached, plan, targets, &folder, stop_flag, metrics)
         .context("failed to release the traced command")?;
 
     while session.tick()? {
@@ -98,7 +101,7 @@ pub fn run(opts: &RunOptions) -> Result<RunOutcome> {
     let done_collecting = Instant::now();
     let finished = collected.assemble(opts);
     let assembled = Instant::now();
-    write(&finished.snapshot, opts).context("failed to write the session folder")?;
+    write(&finished.snapshot, &folder).context("failed to write the session folder")?;
     let rendered = Instant::now();
     let _ = finished.detach.join();
     messages::say(&format!(
@@ -112,17 +115,24 @@ pub fn run(opts: &RunOptions) -> Result<RunOutcome> {
     ));
     Ok(RunOutcome {
         snapshot: finished.snapshot,
-        out_dir: opts.output.out_dir.clone(),
+        folder,
         stop: finished.stop,
         command_status: finished.command_status,
     })
 }
 
 /// Saves `snapshot.json` and renders every file of the session folder from it.
-fn write(snapshot: &Snapshot, opts: &RunOptions) -> Result<()> {
-    session_folder::save_snapshot(snapshot, &opts.output.out_dir)?;
-    session_folder::render(snapshot, &opts.output.out_dir)?;
+fn write(snapshot: &Snapshot, folder: &SessionDir) -> Result<()> {
+    session_folder::save_snapshot(snapshot, folder)?;
+    session_folder::render(snapshot, folder)?;
     Ok(())
+}
+
+/// The traced processes as started: the command of `-- CMD`, held before `execve`, or the
+/// pids of `--pid` / `--comm`.
+struct Targets {
+    held: Option<HeldChild>,
+    existing: Vec<u32>,
 }
 
 /// A tracing session in progress: the attached programs, the processes traced so far, and
@@ -170,11 +180,12 @@ impl<'a> Session<'a> {
         opts: &'a RunOptions,
         attached: Attached,
         plan: ProbePlan,
-        mut held: Option<HeldChild>,
-        existing: Vec<u32>,
+        targets: Targets,
+        folder: &SessionDir,
         stop_flag: Arc<AtomicBool>,
         metrics: Option<MetricsEndpoint>,
     ) -> Result<Session<'a>> {
+        let Targets { mut held, existing } = targets;
         let started_at = chrono::Local::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, false);
         let start = Instant::now();
         if let Some(child) = held.as_mut() {
@@ -183,7 +194,7 @@ impl<'a> Session<'a> {
         messages::say(&format!(
             "tracing {} (Ctrl-C to stop), output in {}",
             describe_target(&opts.target.spec, &existing),
-            opts.output.out_dir.display()
+            folder.path().display()
         ));
         let mut symbolizer = StackSymbolizer::new();
         if opts.kernel.sample_freq.is_some() {
@@ -209,7 +220,7 @@ impl<'a> Session<'a> {
             budget: BudgetWatch::new(),
             disk: DiskWatch::start(),
             roles: RoleWatch::new(),
-            windows: WindowCloser::new(opts),
+            windows: WindowCloser::new(opts, folder.clone()),
             status: StatusLine::new(),
             bpf_cost: BpfCostMeter::new(),
             exits: ExitWatch::new(),

@@ -76,8 +76,12 @@ pub struct SessionOptions {
 /// What is written, and where (`output/`).
 #[derive(Clone, Debug)]
 pub struct OutputOptions {
-    /// The session folder to write.
+    /// The session folder to write: created fresh (an existing folder with content is
+    /// refused, see `output::session_dir`).
     pub out_dir: PathBuf,
+    /// `out_dir` is tracer's default name, not `-o`: when taken, the next free `_2`, `_3`...
+    /// is used instead of refusing.
+    pub default_name: bool,
     /// Window snapshots kept on disk (older ones are removed).
     pub keep_windows: usize,
     /// How `tracer` was invoked, recorded in the report.

@@ -12,6 +12,7 @@ use std::sync::{Arc, Mutex};
 use crate::kernel::attach::Attached;
 use crate::kernel::explain_attach_error;
 use crate::messages;
+use crate::output::session_dir::SessionDir;
 use crate::profile::probe_plan::ProbePlan;
 use crate::target::{self, preflight, HeldChild, TargetSpec};
 
@@ -19,14 +20,14 @@ use super::metrics_server::MetricsServer;
 use super::{KernelOptions, RunOptions, TargetOptions};
 
 /// Everything that can fail before anything is attached: root, the targets, the output
-/// folder, tracefs. Returns the pids of `--pid` / `--comm` (none for a command). Each error
-/// already says what to do, so `run` adds nothing to it.
-pub(super) fn preflight(opts: &RunOptions) -> Result<Vec<u32>> {
+/// folder, tracefs. Returns the pids of `--pid` / `--comm` (none for a command) and the
+/// session folder, created. Each error already says what to do, so `run` adds nothing to it.
+pub(super) fn preflight(opts: &RunOptions) -> Result<(Vec<u32>, SessionDir)> {
     preflight::require_root()?;
     let existing = target::resolve_existing(&opts.target.spec)?;
-    preflight::prepare_output_dir(&opts.output.out_dir)?;
+    let folder = preflight::prepare_output_dir(&opts.output.out_dir, opts.output.default_name)?;
     preflight::ensure_tracefs()?;
-    Ok(existing)
+    Ok((existing, folder))
 }
 
 /// A flag that Ctrl-C (SIGINT) and SIGTERM raise: the run then stops and still writes its

@@ -154,6 +154,11 @@ impl Session<'_> {
             &mut self.symbolizer,
             &self.bpf_cost,
         )?;
+        if let Some(why) = self.windows.take_write_error() {
+            self.plan
+                .warnings
+                .warn(format!("a window snapshot was not written: {why}"));
+        }
         if let Some(metrics) = &self.metrics {
             let so_far = self.windows.cumulative(
                 cur,

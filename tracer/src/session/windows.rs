@@ -6,13 +6,14 @@
 
 use anyhow::{Context, Result};
 use std::collections::{BTreeMap, HashMap};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Instant;
 
 use crate::kernel::attach::Attached;
 use crate::kernel::collect::{self, KernelData};
 use crate::model::assemble;
 use crate::model::{CpuProfile, OffCpuRecord, ProcessInfo, Snapshot, Stats};
+use crate::output::session_dir::SessionDir;
 use crate::profile::probe_plan::{Detached, ProbePlan};
 use crate::session::overhead::{self, BpfCostMeter};
 use crate::symbols::symbolize::StackSymbolizer;
@@ -312,19 +313,26 @@ pub fn merge_offcpu(acc: &mut Vec<OffCpuRecord>, w: &[OffCpuRecord]) {
     }
 }
 
-/// Where windows go, and how many are kept.
+/// Where windows go, and how many are kept. Windows are written and removed through the
+/// session folder's descriptor ([`SessionDir`]): a symlink planted at the next window's name
+/// is replaced, never written through, and rotation unlinks names, never link targets.
 pub struct WindowWriter {
-    dir: PathBuf,
+    session: SessionDir,
     keep: usize,
     next: u32,
 }
 
 pub const WINDOWS_DIR: &str = "windows";
 
+/// `windows/window_NNNN.EXT`, relative to the session folder.
+fn window_file(n: usize, ext: &str) -> String {
+    format!("{WINDOWS_DIR}/window_{n:04}.{ext}")
+}
+
 impl WindowWriter {
-    pub fn new(session: &Path, keep: usize) -> WindowWriter {
+    pub fn new(session: SessionDir, keep: usize) -> WindowWriter {
         WindowWriter {
-            dir: session.join(WINDOWS_DIR),
+            session,
             keep,
             next: 1,
         }
@@ -332,30 +340,28 @@ impl WindowWriter {
 
     /// Writes one window snapshot and removes the oldest beyond `keep`. Returns its path.
     pub fn write(&mut self, window: &Snapshot) -> Result<PathBuf> {
-        std::fs::create_dir_all(&self.dir)
-            .with_context(|| format!("creating {}", self.dir.display()))?;
-        let path = self.dir.join(format!("window_{:04}.json", self.next));
-        let file =
-            std::fs::File::create(&path).with_context(|| format!("writing {}", path.display()))?;
-        serde_json::to_writer(std::io::BufWriter::new(file), window)
-            .with_context(|| format!("writing {}", path.display()))?;
+        let n = self.next as usize;
+        // The number is used even when writing fails, so a later window never takes the name
+        // of one that failed half-way.
+        self.next += 1;
+        let json = serde_json::to_vec(window).context("encoding a window snapshot")?;
+        let path = self.session.write(&window_file(n, "json"), &json)?;
         // Each window's CPU profile in pprof format, for `go tool pprof` and Pyroscope.
         if window.profile.is_some() {
-            crate::output::pprof::write(
-                window,
-                &self.dir.join(format!("window_{:04}.pb.gz", self.next)),
+            self.session.write(
+                &window_file(n, "pb.gz"),
+                &crate::output::pprof::encode(window)?,
             )?;
         }
-        if self.next as usize > self.keep {
-            let old = self.next as usize - self.keep;
-            let _ = std::fs::remove_file(self.dir.join(format!("window_{old:04}.json")));
-            let _ = std::fs::remove_file(self.dir.join(format!("window_{old:04}.pb.gz")));
+        if n > self.keep {
+            let old = n - self.keep;
+            let _ = self.session.remove(&window_file(old, "json"));
+            let _ = self.session.remove(&window_file(old, "pb.gz"));
         }
-        self.next += 1;
         Ok(path)
     }
 
-    /// Windows written so far.
+    /// Windows written (or attempted) so far.
     pub fn count(&self) -> u32 {
         self.next - 1
     }
@@ -370,13 +376,15 @@ pub(super) struct WindowCloser {
     pub(super) profile: ProfileAccumulator,
     offcpu: Vec<OffCpuRecord>,
     writer: WindowWriter,
+    /// Why the last window could not be written, until the session warns about it.
+    write_error: Option<String>,
     /// `-F`, when sampling.
     sample_freq: Option<u64>,
     invocation: Vec<String>,
 }
 
 impl WindowCloser {
-    pub(super) fn new(opts: &super::RunOptions) -> Self {
+    pub(super) fn new(opts: &super::RunOptions, folder: SessionDir) -> Self {
         WindowCloser {
             sample_freq: opts.kernel.sample_freq,
             invocation: opts.output.invocation.clone(),
@@ -385,12 +393,18 @@ impl WindowCloser {
             prev: KernelData::default(),
             profile: Default::default(),
             offcpu: Vec::new(),
-            writer: WindowWriter::new(&opts.output.out_dir, opts.output.keep_windows),
+            writer: WindowWriter::new(folder, opts.output.keep_windows),
+            write_error: None,
         }
     }
 
     pub(super) fn written(&self) -> u32 {
         self.writer.count()
+    }
+
+    /// Why the last window could not be written, once.
+    pub(super) fn take_write_error(&mut self) -> Option<String> {
+        self.write_error.take()
     }
 
     /// Reads the kernel maps, drains samples and stacks, writes the window's snapshot, adds
@@ -428,7 +442,11 @@ impl WindowCloser {
         window.offcpu = offcpu;
         window.profile = profile;
         window.self_cost = Some(overhead::measure(bpf_cost));
-        self.writer.write(&window)?;
+        // A window that cannot be written (a full disk, a symlink planted at `windows/`) must
+        // not cost the run: the session warns and goes on.
+        if let Err(e) = self.writer.write(&window) {
+            self.write_error = Some(format!("{e:#}"));
+        }
         if let Some(p) = &window.profile {
             self.profile.add(p);
         }

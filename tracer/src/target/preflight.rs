@@ -2,8 +2,11 @@
 //! once with a message that says what to do, and a run that can succeed never loses its report
 //! to something that could have been checked up front.
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use std::path::Path;
+
+use crate::output::owner::Owner;
+use crate::output::session_dir::SessionDir;
 
 /// Where tracefs is mounted when we mount it ourselves.
 pub const TRACEFS: &str = "/sys/kernel/tracing";
@@ -58,21 +61,44 @@ pub fn ensure_tracefs() -> Result<()> {
     Ok(())
 }
 
-/// Creates the output directory and proves it is writable, before any tracing starts.
-pub fn prepare_output_dir(dir: &Path) -> Result<()> {
-    std::fs::create_dir_all(dir).with_context(|| {
-        format!(
-            "cannot create output directory {}: choose a writable place with -o DIR",
-            dir.display()
-        )
-    })?;
-    let probe = dir.join(".tracer-write-test");
-    std::fs::write(&probe, b"ok").with_context(|| {
-        format!(
-            "output directory {} is not writable: choose a writable place with -o DIR",
-            dir.display()
-        )
-    })?;
-    std::fs::remove_file(&probe).ok();
-    Ok(())
+/// Creates the session folder fresh and proves it is writable, before any tracing starts
+/// (see [`SessionDir::create`]: never through a symlink, never reusing a folder with content,
+/// handed to the user who ran sudo). When the folder is tracer's default name and is taken
+/// (two runs in the same second), the next free `_2`, `_3`... is used instead.
+pub fn prepare_output_dir(dir: &Path, default_name: bool) -> Result<SessionDir> {
+    let owner = Owner::invoking();
+    if default_name {
+        for n in 1..100 {
+            let candidate = match n {
+                1 => dir.to_path_buf(),
+                _ => {
+                    let mut name = dir.as_os_str().to_owned();
+                    name.push(format!("_{n}"));
+                    name.into()
+                }
+            };
+            if candidate.symlink_metadata().is_err() {
+                return SessionDir::create(&candidate, owner);
+            }
+        }
+    }
+    SessionDir::create(dir, owner)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_taken_default_name_gets_the_next_free_suffix_and_a_taken_o_is_refused() {
+        let tmp = tempfile::tempdir().unwrap();
+        let taken = tmp.path().join("session_20260101_120000");
+        std::fs::create_dir(&taken).unwrap();
+        std::fs::write(taken.join("snapshot.json"), "{}").unwrap();
+        std::fs::create_dir(tmp.path().join("session_20260101_120000_2")).unwrap();
+        let made = prepare_output_dir(&taken, true).unwrap();
+        assert_eq!(made.path(), tmp.path().join("session_20260101_120000_3"));
+        let e = prepare_output_dir(&taken, false).unwrap_err().to_string();
+        assert!(e.contains("already exists") && e.contains("-o DIR"), "{e}");
+    }
 }
