@@ -6,10 +6,12 @@
 //! - `demo`: a 3-node fixture cluster under client load, traced for ~15 s.
 //! - `bench`: overhead benchmarks, side by side with strace and bpftrace.
 //! - `soak`: continuous mode on a loaded cluster for a long time; memory must stay flat.
+//! - `fuzz`: the parsers of outside input under cargo-fuzz, each for a bounded time.
 
 mod bench;
 mod cmd;
 mod demo;
+mod fuzz;
 mod lint;
 mod setup;
 mod soak;
@@ -89,6 +91,17 @@ enum Command {
         #[arg(long, default_value_t = 1)]
         threads: u32,
     },
+    /// Fuzz the parsers of outside input (snapshot.json and window files, profile TOML, ELF
+    /// files, /proc text) with cargo-fuzz on nightly, each target for a bounded time;
+    /// installs cargo-fuzz on first use. Fails when a target crashed.
+    Fuzz {
+        /// Seconds per target.
+        #[arg(long, default_value_t = 60)]
+        seconds: u64,
+        /// Only this target (snapshot, snapshot_fields, profile, elf, proc_text).
+        #[arg(long)]
+        target: Option<String>,
+    },
 }
 
 fn main() -> Result<()> {
@@ -144,6 +157,10 @@ fn main() -> Result<()> {
         } => {
             setup::run()?;
             soak::run(&duration, &interval, threads)
+        }
+        Command::Fuzz { seconds, target } => {
+            setup::run()?;
+            fuzz::run(seconds, target.as_deref())
         }
     }
 }

@@ -52,12 +52,9 @@ pub fn diff(before: &Path, after: &Path, output: Option<PathBuf>) -> Result<(Pat
     let a = session_folder::load_snapshot(before)?;
     let after_dir = SessionDir::open(after, owner)?;
     let b = session_folder::load_snapshot_from(&after_dir)?;
-    let (fa, fb) = (
-        folded_all(&a).with_context(|| format!("{}", before.display()))?,
-        folded_all(&b).with_context(|| format!("{}", after.display()))?,
-    );
     let title = format!("{} → {}", before.display(), after.display());
-    let svg = flamegraph::diff_svg(&fa, &fb, &title)?;
+    let (svg, text) = compare(&a, &b, &title)
+        .with_context(|| format!("comparing {} with {}", before.display(), after.display()))?;
     // Written like a session's files: never through a symlink, handed to the sudo user.
     let out = match output {
         Some(path) => {
@@ -66,8 +63,15 @@ pub fn diff(before: &Path, after: &Path, output: Option<PathBuf>) -> Result<(Pat
         }
         None => after_dir.write(DIFF_FILE, svg.as_bytes())?,
     };
+    Ok((out, text))
+}
 
-    let (sa, sb) = (shares(&a), shares(&b));
+/// The differential flamegraph (SVG) of `a` → `b` and the text of the largest changes.
+pub fn compare(a: &Snapshot, b: &Snapshot, title: &str) -> Result<(String, String)> {
+    let fa = folded_all(a).context("the session before")?;
+    let fb = folded_all(b).context("the session after")?;
+    let svg = flamegraph::diff_svg(&fa, &fb, title)?;
+    let (sa, sb) = (shares(a), shares(b));
     let mut changes: Vec<(String, f64, f64)> = sa
         .keys()
         .chain(sb.keys())
@@ -84,5 +88,5 @@ pub fn diff(before: &Path, after: &Path, output: Option<PathBuf>) -> Result<(Pat
     for (name, x, y) in changes.iter().take(10) {
         let _ = writeln!(text, "  {x:6.1}% → {y:6.1}%  ({:+.1})  {name}", y - x);
     }
-    Ok((out, text))
+    Ok((svg, text))
 }

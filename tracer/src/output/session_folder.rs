@@ -22,11 +22,6 @@ use crate::output::{
 pub use crate::output::layout::{strace_file, DISK_DIR, REPORT_FILE, SNAPSHOT_FILE};
 pub use crate::output::strace_table::drops_text;
 
-/// Writes `files` in order; returns their paths.
-fn write_all(dir: &SessionDir, files: Vec<Rendered>) -> Result<Vec<PathBuf>> {
-    files.iter().map(|f| dir.write(&f.rel, &f.bytes)).collect()
-}
-
 /// Writes `snapshot.json`. Done first, so the data survives whatever happens to rendering.
 pub fn save_snapshot(snapshot: &Snapshot, dir: &SessionDir) -> Result<PathBuf> {
     let json = serde_json::to_string_pretty(snapshot)?;
@@ -65,35 +60,49 @@ pub fn parse_snapshot(bytes: &[u8]) -> Result<Snapshot> {
 /// Renders every output of the session into `dir` (snapshot.json must already be there or is
 /// written by the caller). Returns the files written.
 pub fn render(snapshot: &Snapshot, dir: &SessionDir) -> Result<Vec<PathBuf>> {
+    render_each(snapshot, dir.path(), |rel, bytes| dir.write(rel, bytes))
+}
+
+/// Renders every output of the session, handing each file (its path relative to the folder
+/// and its bytes) to `write` as soon as it is rendered. `dir` is the folder they land in: the
+/// files that link others look there. [`render`] writes them; the fuzz targets keep them in
+/// memory, so every renderer is fuzzed without touching the disk.
+pub fn render_each(
+    snapshot: &Snapshot,
+    dir: &Path,
+    mut write: impl FnMut(&str, &[u8]) -> Result<PathBuf>,
+) -> Result<Vec<PathBuf>> {
+    let mut write_all = |files: Vec<Rendered>| -> Result<Vec<PathBuf>> {
+        files.iter().map(|f| write(&f.rel, &f.bytes)).collect()
+    };
     let found = findings::evaluate(snapshot);
     // Each renderer's files are written as soon as they are rendered: a renderer that fails
     // leaves the files before it in place.
-    let mut written = write_all(dir, strace_table::render(snapshot))?;
+    let mut written = write_all(strace_table::render(snapshot))?;
     if let Some(profile) = &snapshot.profile {
-        written.extend(write_all(dir, cpu_profile::render(snapshot, profile)?)?);
+        written.extend(write_all(cpu_profile::render(snapshot, profile)?)?);
     }
-    written.extend(write_all(dir, layer_folder::render(snapshot)?)?);
+    written.extend(write_all(layer_folder::render(snapshot)?)?);
     // The original script's per-layer files.
-    written.extend(write_all(dir, network_files::render(snapshot, &found)?)?);
-    written.extend(write_all(dir, log_io_files::render(snapshot, &found)?)?);
-    written.extend(write_all(dir, consensus_files::render(snapshot, &found)?)?);
-    written.extend(write_all(dir, disk_files::render(snapshot))?);
+    written.extend(write_all(network_files::render(snapshot, &found)?)?);
+    written.extend(write_all(log_io_files::render(snapshot, &found)?)?);
+    written.extend(write_all(consensus_files::render(snapshot, &found)?)?);
+    written.extend(write_all(disk_files::render(snapshot))?);
 
     // Then what links to them: summary.json, index.html and the report last, each rendered
     // after the files it links are on disk, so every link points at a written file.
-    let path = dir.path();
-    written.push(dir.write(
+    let summary = summary::json(snapshot, &found, dir)?;
+    written.extend(write_all(vec![Rendered::new(
         crate::output::layout::SUMMARY_FILE,
-        summary::json(snapshot, &found, path)?.as_bytes(),
-    )?);
-    written.push(dir.write(
+        summary,
+    )])?);
+    let page = html::page(snapshot, &found, dir);
+    written.extend(write_all(vec![Rendered::new(
         crate::output::layout::INDEX_FILE,
-        html::page(snapshot, &found, path).as_bytes(),
-    )?);
-    written.push(dir.write(
-        REPORT_FILE,
-        report::markdown(snapshot, &found, path).as_bytes(),
-    )?);
+        page,
+    )])?);
+    let report = report::markdown(snapshot, &found, dir);
+    written.extend(write_all(vec![Rendered::new(REPORT_FILE, report)])?);
     Ok(written)
 }
 

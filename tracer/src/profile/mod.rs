@@ -48,6 +48,12 @@ pub fn load_or_default(path: Option<&Path>) -> Result<Profile> {
 
 /// Reads and validates the profile at `path`.
 pub fn load(path: &Path) -> Result<Profile> {
+    // A FIFO or a device would block the read or never end it.
+    let meta =
+        std::fs::metadata(path).with_context(|| format!("reading profile {}", path.display()))?;
+    if !meta.is_file() {
+        bail!("profile {} is not a regular file", path.display());
+    }
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("reading profile {}", path.display()))?;
     parse(&text, &path.display().to_string())

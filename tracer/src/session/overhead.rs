@@ -116,14 +116,13 @@ pub fn cpu_seconds() -> f64 {
         return 0.0;
     };
     // Fields after the parenthesised comm: state is field 3; utime and stime are 14 and 15.
-    let Some(rest) = stat.rfind(')').map(|i| &stat[i + 2..]) else {
+    let Some(f) = crate::target::procfs::stat_fields(&stat) else {
         return 0.0;
     };
-    let f: Vec<&str> = rest.split_whitespace().collect();
     let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
     // SAFETY: sysconf has no preconditions.
     let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
-    (ticks(11) + ticks(12)) as f64 / hz
+    (ticks(11) as f64 + ticks(12) as f64) / hz
 }
 
 /// Resident memory of this process, bytes.
@@ -136,7 +135,7 @@ pub fn rss_bytes() -> u64 {
                 .and_then(|l| l.split_whitespace().nth(1))
                 .and_then(|kb| kb.parse::<u64>().ok())
         })
-        .map(|kb| kb * 1024)
+        .map(|kb| kb.saturating_mul(1024))
         .unwrap_or(0)
 }
 

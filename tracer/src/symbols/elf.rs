@@ -50,8 +50,20 @@ pub struct ElfFunctions {
 
 /// Reads the function symbols of `.symtab` and `.dynsym` of the ELF file at `path`.
 pub fn read_functions(path: &Path) -> Result<ElfFunctions> {
+    // A FIFO or a device would block or never end.
+    let meta = std::fs::metadata(path).with_context(|| format!("reading {}", path.display()))?;
+    if !meta.is_file() {
+        anyhow::bail!("{} is not a regular file", path.display());
+    }
     let data = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-    let file = object::File::parse(&*data)
+    parse_functions(&data, path)
+}
+
+/// The function symbols of the ELF file `data` (read from `path`, which errors name). A
+/// binary may come from a container its owner controls: a truncated or corrupt file is an
+/// error, never a panic (`cargo xtask fuzz` fuzzes this).
+pub fn parse_functions(data: &[u8], path: &Path) -> Result<ElfFunctions> {
+    let file = object::File::parse(data)
         .with_context(|| format!("{} is not an ELF file object can parse", path.display()))?;
     if file.format() != object::BinaryFormat::Elf {
         anyhow::bail!("{} is not an ELF file", path.display());

@@ -71,15 +71,15 @@ pub fn device_deltas(
             duration_s,
             reads: d(a.reads, b.reads),
             writes: d(a.writes, b.writes),
-            read_bytes: d(a.read_sectors, b.read_sectors) * 512,
-            write_bytes: d(a.write_sectors, b.write_sectors) * 512,
+            read_bytes: d(a.read_sectors, b.read_sectors).saturating_mul(512),
+            write_bytes: d(a.write_sectors, b.write_sectors).saturating_mul(512),
             read_ms: d(a.read_ms, b.read_ms),
             write_ms: d(a.write_ms, b.write_ms),
             io_ms: d(a.io_ms, b.io_ms),
             flushes: d(a.flushes, b.flushes),
             request_latency: None,
         };
-        if s.reads + s.writes + s.flushes > 0 {
+        if s.reads > 0 || s.writes > 0 || s.flushes > 0 {
             out.push(s);
         }
     }
@@ -98,6 +98,11 @@ pub fn device_name(dev: u32, stats: &BTreeMap<String, DiskCounters>) -> Option<S
 /// /proc/PID/io of a live process.
 pub fn process_io(pid: u32) -> Option<ProcessIo> {
     let text = std::fs::read_to_string(format!("/proc/{pid}/io")).ok()?;
+    Some(parse_process_io(pid, &text))
+}
+
+/// Parses /proc/PID/io text; lines it does not know or cannot read count as 0.
+pub fn parse_process_io(pid: u32, text: &str) -> ProcessIo {
     let mut io = ProcessIo {
         pid,
         ..ProcessIo::default()
@@ -115,7 +120,7 @@ pub fn process_io(pid: u32) -> Option<ProcessIo> {
             _ => {}
         }
     }
-    Some(io)
+    io
 }
 
 /// Bytes of the regular files below `dir` (like `du -sb`, not following links).

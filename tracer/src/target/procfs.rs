@@ -25,12 +25,20 @@ pub fn cmdline(pid: u32) -> Vec<String> {
 pub fn is_alive(pid: u32) -> bool {
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
         // The state is the first field after the parenthesised comm.
-        Ok(stat) => match stat.rfind(')') {
-            Some(i) => !matches!(stat[i + 1..].trim_start().chars().next(), Some('Z' | 'X')),
+        Ok(stat) => match stat_fields(&stat) {
+            Some(f) => !matches!(f.first().and_then(|s| s.chars().next()), Some('Z' | 'X')),
             None => true,
         },
         Err(_) => false,
     }
+}
+
+/// The fields of a /proc/PID/stat line after the parenthesised comm, state first (so
+/// utime is `[11]`, stime `[12]`). A comm may hold any character, `)` and spaces included
+/// (a process names itself), so the last `)` ends it. `None` without one.
+pub fn stat_fields(stat: &str) -> Option<Vec<&str>> {
+    let rest = stat.get(stat.rfind(')')? + 1..)?;
+    Some(rest.split_whitespace().collect())
 }
 
 /// Pids of every process whose comm equals `name` (or whose exe basename does: comm is
@@ -146,6 +154,17 @@ pub fn absolute_for(pid: u32, path: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn stat_fields_survive_any_comm_and_truncation() {
+        let line = "42 (a) b) (c) S 1 42 42 0 -1 4194304 100 0 0 0 7 3 0 0 20 0 1 0";
+        let f = stat_fields(line).unwrap();
+        assert_eq!((f[0], f[11], f[12]), ("S", "7", "3"));
+        assert_eq!(stat_fields("42 (sleep)"), Some(vec![]));
+        assert_eq!(stat_fields("42 (sleep"), None);
+        assert_eq!(stat_fields(""), None);
+        assert_eq!(stat_fields(")"), Some(vec![]));
+    }
 
     /// A copy of `sleep` with a name longer than comm's 15 characters, unique to this test.
     fn long_named_sleep(dir: &Path) -> (PathBuf, String) {
