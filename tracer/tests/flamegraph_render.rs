@@ -21,6 +21,7 @@ fn stack(thread: &str, frames: &[&str], count: u64) -> StackRecord {
         frames: frames.iter().map(|f| f.to_string()).collect(),
         count,
         user_truncated: false,
+        walk_broke_in: None,
     }
 }
 

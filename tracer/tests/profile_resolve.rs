@@ -108,6 +108,8 @@ fn default_profile_resolves_every_spec_method_of_the_fixture() {
         ("network", "ConnectionPool::getConnection("),
         ("network", "RpcProvider::OnMessage("),
         ("network", "RpcProvider::SendRpcResponse("),
+        ("network", "KvServer::PutAppend("),
+        ("network", "KvServer::Get("),
         ("log_io", "Persister::saveRaftState("),
         ("log_io", "Persister::readRaftState[abi:cxx11]()"),
         ("consensus", "Raft::AppendEntries1("),
@@ -118,6 +120,7 @@ fn default_profile_resolves_every_spec_method_of_the_fixture() {
         ("consensus", "Raft::applier()"),
         ("consensus", "Raft::leaderHearBeatTicker()"),
         ("consensus", "Raft::doHeartBeat()"),
+        ("consensus", "Raft::applySnapshot()"),
     ];
     for (layer, name) in expected {
         let hits: Vec<_> = by_layer(layer)
@@ -353,7 +356,15 @@ functions = ["Persister::{saveRaftState,SaveRaftState}", "fsync"]
     .unwrap();
     let text = render_text(&report);
     assert!(text.contains("[stripped: .dynsym only]"), "{text}");
-    assert!(text.contains("15 patterns matched nothing"), "{text}");
+    let patterns = profile::default_profile()
+        .layers
+        .iter()
+        .map(|l| l.functions.len() + l.entry_only.len())
+        .sum::<usize>();
+    assert!(
+        text.contains(&format!("{patterns} patterns matched nothing")),
+        "{text}"
+    );
 }
 
 #[test]
@@ -425,7 +436,7 @@ fn probes_dry_run_report() {
         "Persister::SaveRaftState not in this binary (another spelling matched)",
         "stack only (never probed): send, recv",
         "syscalls: sendto, recvfrom",
-        "summary: 15 functions to probe in 3 layers; 0 patterns matched nothing",
+        "summary: 18 functions to probe in 3 layers; 0 patterns matched nothing",
     ] {
         assert!(text.contains(want), "missing `{want}` in:\n{text}");
     }
@@ -433,7 +444,7 @@ fn probes_dry_run_report() {
     let functions = json["targets"][0]["resolution"]["functions"]
         .as_array()
         .unwrap();
-    assert_eq!(functions.len(), 15);
+    assert_eq!(functions.len(), 18);
     assert!(functions
         .iter()
         .all(|f| f["file_offset"].as_u64().is_some()));
@@ -493,4 +504,272 @@ fn probes_by_pid_reads_proc() {
     assert!(report.targets[0].resolution.unmatched_warnings().count() > 0);
     let e = resolve::binary_of_pid(u32::MAX - 1).unwrap_err();
     assert!(format!("{e:#}").contains("no process"), "{e:#}");
+}
+
+/// The libraries `ldd` (the dynamic loader itself, in trace mode) loads for `binary`: canonical
+/// paths, without the vDSO.
+fn ldd_objects(binary: &Path) -> std::collections::BTreeSet<PathBuf> {
+    let text = run(Command::new("ldd").arg(binary));
+    text.lines()
+        .filter_map(|l| {
+            let l = l.trim();
+            // `libx.so => /path (0x…)` or `/lib64/ld-linux-x86-64.so.2 (0x…)`
+            let path = match l.split_once("=>") {
+                Some((_, rest)) => rest.trim().split(' ').next()?,
+                None => l.split(' ').next()?,
+            };
+            path.starts_with('/')
+                .then(|| Path::new(path).canonicalize().unwrap())
+        })
+        .collect()
+}
+
+/// The loader's search (DT_NEEDED, RUNPATH, ld.so.conf, default dirs) finds exactly the
+/// libraries the real loader loads, for the shared-library layouts (an absolute RUNPATH to the
+/// library, gRPC's ~50 system libraries behind it) and a system program.
+#[test]
+fn dependency_closure_agrees_with_the_loader() {
+    use tracer::symbols::objects::{objects_of_executable, ObjectKind};
+    let mut binaries = vec![PathBuf::from("/bin/ls")];
+    for v in [Variant::SharedLib, Variant::GrpcSharedLib] {
+        let bins = fixture_bins(v).unwrap();
+        binaries.push(bins.node);
+        binaries.push(bins.client);
+    }
+    for binary in binaries {
+        let (objects, missing) = objects_of_executable(&binary).unwrap();
+        assert!(missing.is_empty(), "{}: {missing:?}", binary.display());
+        assert_eq!(objects[0].kind, ObjectKind::Executable);
+        let ours: std::collections::BTreeSet<PathBuf> = objects[1..]
+            .iter()
+            .map(|o| o.path.canonicalize().unwrap())
+            .collect();
+        let loader = ldd_objects(&binary);
+        assert_eq!(ours, loader, "{}", binary.display());
+        eprintln!("{}: {} libraries, as ldd", binary.display(), ours.len());
+        // The fork's library is the application's; everything else here is the system's.
+        for o in &objects[1..] {
+            let ours = o.path.file_name().unwrap() == "libraftcore.so";
+            assert_eq!(
+                o.kind == ObjectKind::Library,
+                ours,
+                "{} is {:?}",
+                o.path.display(),
+                o.kind
+            );
+        }
+    }
+}
+
+/// The forks of issue 19: the Raft core in a shared library (the executable holds only
+/// `main`), with mprpc or gRPC. The default profile resolves every layer in the library, names
+/// the library for each function, and leaves the system libraries unread.
+#[test]
+fn shared_library_forks_resolve_every_layer_in_the_library() {
+    for (variant, network) in [
+        (Variant::SharedLib, "MprpcChannel::CallMethod("),
+        (
+            Variant::GrpcSharedLib,
+            "raftrpc::RaftService::Stub::AppendEntries(",
+        ),
+    ] {
+        let bins = fixture_bins(variant).unwrap();
+        let lib = bins.lib.clone().unwrap();
+        let report = probes_report(&ProbesArgs {
+            binary: Some(bins.node.clone()),
+            ..Default::default()
+        })
+        .unwrap();
+        let res = &report.targets[0].resolution;
+        for layer in ["network", "log_io", "consensus"] {
+            assert!(
+                res.functions.iter().any(|f| f.layer == layer),
+                "{variant:?}: nothing in {layer}"
+            );
+        }
+        assert!(res
+            .functions
+            .iter()
+            .all(|f| f.object == lib && f.binary == lib));
+        let has = |name: &str| res.functions.iter().any(|f| f.demangled.starts_with(name));
+        assert!(has(network), "{variant:?}: {network}");
+        assert!(has("Raft::doHeartBeat()") && has("Raft::applier()"));
+        if variant.is_grpc() {
+            for name in [
+                "raftrpc::RaftService::Stub::RequestVote(",
+                "RaftGrpcService::AppendEntries(",
+                "RaftGrpcService::RequestVote(",
+                "KvServer::Put(",
+                "KvServer::Get(",
+                "KvServer::Status(",
+                "Persister::SaveRaftState(",
+                "Persister::ReadRaftState[abi:cxx11](",
+            ] {
+                assert!(has(name), "{variant:?}: {name}");
+            }
+            // The generated base class's UNIMPLEMENTED handlers are not the service.
+            assert!(!has("raftrpc::RaftService::Service::"));
+        }
+        // Offsets inside the library agree with binutils on the library.
+        assert_offsets_agree_with_binutils(res, &lib);
+        // The executable and the library were searched; system libraries listed, not read.
+        let searched: Vec<_> = res.objects.iter().filter(|o| o.searched).collect();
+        assert_eq!(searched.len(), 2, "{:#?}", res.objects);
+        assert!(res
+            .objects
+            .iter()
+            .any(|o| !o.searched && o.path.file_name().is_some_and(|n| n == "libc.so.6")));
+        let text = render_text(&report);
+        for want in [
+            "objects searched: raftkv-node (executable: 0 functions), libraftcore.so (library: ",
+            "in libraftcore.so  ",
+            "(in libraftcore.so)",
+        ] {
+            assert!(text.contains(want), "missing `{want}` in:\n{text}");
+        }
+    }
+}
+
+/// An object qualifier reaches into a system library, and only there: `libc:fsync` resolves
+/// in libc (whose .dynsym exports it) and nowhere else; the same pattern unqualified does not
+/// search libc.
+#[test]
+fn object_qualifiers_search_named_system_libraries() {
+    let node = fixture_bins(Variant::SharedLib).unwrap().node;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("p.toml");
+    std::fs::write(
+        &path,
+        r#"
+[[layer]]
+name = "io"
+folder = "io"
+functions = ["libc:fsync", "libstdc++:std::basic_ostream<*>::flush"]
+
+[[layer]]
+name = "other"
+folder = "other"
+functions = ["::fdatasync"]
+"#,
+    )
+    .unwrap();
+    let report = probes_report(&ProbesArgs {
+        binary: Some(node),
+        target: TargetArgs {
+            profile: Some(path),
+            ..Default::default()
+        },
+        ..Default::default()
+    })
+    .unwrap();
+    let res = &report.targets[0].resolution;
+    let found: Vec<(&str, String)> = res
+        .functions
+        .iter()
+        .map(|f| {
+            (
+                f.demangled.as_str(),
+                f.object.file_name().unwrap().to_string_lossy().into_owned(),
+            )
+        })
+        .collect();
+    assert!(
+        found.iter().any(|(n, o)| *n == "fsync" && o == "libc.so.6"),
+        "{found:?}"
+    );
+    assert!(
+        found
+            .iter()
+            .any(|(n, o)| n.contains("basic_ostream") && o == "libstdc++.so.6"),
+        "{found:?}"
+    );
+    // `::fdatasync` unqualified: the hook the library exports (it wraps libc's), not libc's.
+    assert!(
+        found
+            .iter()
+            .filter(|(n, _)| *n == "fdatasync")
+            .all(|(_, o)| o == "libraftcore.so"),
+        "{found:?}"
+    );
+    let libc = res
+        .objects
+        .iter()
+        .find(|o| o.path.file_name().is_some_and(|n| n == "libc.so.6"))
+        .unwrap();
+    assert!(libc.searched && libc.functions == 1);
+}
+
+/// `tracer profile --suggest` on the forks: a profile from their own symbols that `--check`
+/// accepts, that resolves functions in every layer (in the library), with the role functions.
+#[test]
+fn a_suggested_profile_loads_and_resolves_every_layer() {
+    use tracer::commands::profile::{profile_command, ProfileArgs};
+    let dir = tempfile::tempdir().unwrap();
+    for variant in [Variant::SharedLib, Variant::GrpcSharedLib] {
+        let node = fixture_bins(variant).unwrap().node;
+        let out = dir.path().join(format!("{variant:?}.toml"));
+        profile_command(&ProfileArgs {
+            suggest: true,
+            binary: Some(node.clone()),
+            output: Some(out.clone()),
+            ..Default::default()
+        })
+        .unwrap();
+        let text = std::fs::read_to_string(&out).unwrap();
+        let p = profile::load(&out).unwrap_or_else(|e| panic!("{e:#}\n{text}"));
+        let leader: Vec<&str> = p
+            .roles
+            .leader_if_calls
+            .iter()
+            .map(|r| r.text.as_str())
+            .collect();
+        assert_eq!(
+            leader,
+            ["Raft::doHeartBeat", "Raft::sendAppendEntries"],
+            "{text}"
+        );
+        let report = probes_report(&ProbesArgs {
+            binary: Some(node),
+            target: TargetArgs {
+                profile: Some(out),
+                ..Default::default()
+            },
+            ..Default::default()
+        })
+        .unwrap();
+        let res = &report.targets[0].resolution;
+        assert_eq!(res.unmatched_warnings().count(), 0, "{:#?}", res.unmatched);
+        let has = |layer: &str, name: &str| {
+            res.functions
+                .iter()
+                .any(|f| f.layer == layer && f.demangled.starts_with(name))
+        };
+        let network = if variant.is_grpc() {
+            "raftrpc::RaftService::Stub::AppendEntries("
+        } else {
+            "MprpcChannel::CallMethod("
+        };
+        let save = if variant.is_grpc() {
+            "Persister::SaveRaftState("
+        } else {
+            "Persister::saveRaftState("
+        };
+        for (layer, name) in [
+            ("network", network),
+            ("log_io", save),
+            ("consensus", "Raft::AppendEntries1("),
+            ("consensus", "Raft::leaderHearBeatTicker("),
+        ] {
+            assert!(
+                has(layer, name),
+                "{variant:?}: {name} not in {layer}:\n{text}"
+            );
+        }
+        // Loops are entry-only (a uretprobe on a fiber's function can kill the node).
+        assert!(res
+            .functions
+            .iter()
+            .filter(|f| f.demangled.contains("Ticker()"))
+            .all(|f| f.entry_only));
+    }
 }

@@ -332,7 +332,7 @@ pub fn share<'a>(
 // ---------------------------------------------------------------------------------------------
 
 /// How many samples have a truncated user stack (see [`StackRecord::user_truncated`]: the
-/// frame-pointer walk broke inside the traced executable), and where those stacks stop.
+/// frame-pointer walk broke), in which object the chain broke, and where those stacks stop.
 /// Everything above the break is missing from the flamegraph, so a function's total share is
 /// an underestimate; the frames named in `ends_in` are the code to rebuild with
 /// `-fno-omit-frame-pointer`.
@@ -345,12 +345,25 @@ pub struct Truncation {
     /// frames `[raftCoreRun+0x9e1c]` are grouped by module (`raftCoreRun`), symbolised ones by
     /// name.
     pub ends_in: Vec<(String, u64)>,
+    /// The objects whose frame chain broke, most samples first.
+    pub broke_in: Vec<BrokeIn>,
+}
+
+/// Where frame-pointer walks broke: one object and its samples.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct BrokeIn {
+    /// File name (`libstdc++.so.6`, `raftkv-node`); `?` for stacks recorded without it.
+    pub object: String,
+    /// A system library (nothing of the user's to rebuild).
+    pub system: bool,
+    pub samples: u64,
 }
 
 /// Computes [`Truncation`] over a selection of stacks.
 pub fn truncation<'a>(stacks: impl IntoIterator<Item = &'a StackRecord>) -> Truncation {
     let mut t = Truncation::default();
     let mut ends_in: BTreeMap<String, u64> = BTreeMap::new();
+    let mut broke_in: BTreeMap<String, u64> = BTreeMap::new();
     for stack in stacks {
         t.samples += stack.count;
         if !stack.user_truncated {
@@ -359,10 +372,31 @@ pub fn truncation<'a>(stacks: impl IntoIterator<Item = &'a StackRecord>) -> Trun
         t.truncated_samples += stack.count;
         let outermost = stack.frames.first().map_or(UNKNOWN_FRAME, String::as_str);
         *ends_in.entry(frame_origin(outermost)).or_default() += stack.count;
+        let object = stack.walk_broke_in.as_deref().unwrap_or("?");
+        *broke_in.entry(object.to_string()).or_default() += stack.count;
     }
     t.truncated_pct = percent(t.truncated_samples, t.samples);
-    t.ends_in = ends_in.into_iter().collect();
-    t.ends_in.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    let most_first = |m: BTreeMap<String, u64>| {
+        let mut v: Vec<(String, u64)> = m.into_iter().collect();
+        v.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        v
+    };
+    t.ends_in = most_first(ends_in);
+    t.broke_in = most_first(broke_in)
+        .into_iter()
+        .map(|(path, samples)| {
+            let p = std::path::Path::new(&path);
+            BrokeIn {
+                object: if path == "?" {
+                    path.clone()
+                } else {
+                    crate::symbols::objects::object_label(p)
+                },
+                system: crate::symbols::objects::is_system_path(p),
+                samples,
+            }
+        })
+        .collect();
     t
 }
 
@@ -422,12 +456,14 @@ mod tests {
             frames: frames.iter().map(|f| f.to_string()).collect(),
             count,
             user_truncated: false,
+            walk_broke_in: None,
         }
     }
 
     fn truncated(frames: &[&str], count: u64) -> StackRecord {
         StackRecord {
             user_truncated: true,
+            walk_broke_in: None,
             ..stack("t", frames, count)
         }
     }

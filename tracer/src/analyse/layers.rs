@@ -184,6 +184,7 @@ mod tests {
             frames: frames.iter().map(|s| s.to_string()).collect(),
             count: 1,
             user_truncated: false,
+            walk_broke_in: None,
             layer: layer.map(String::from),
         }
     }

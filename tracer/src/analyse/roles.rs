@@ -149,14 +149,20 @@ pub fn all_changes(snapshot: &Snapshot) -> Vec<RoleChange> {
     v
 }
 
-/// The spans of a node as text: `follower 0.0–3.2 s, leader 3.2–15.0 s`.
+/// The spans of a node as text: `follower 0.0–3.2 s, leader 3.2–15.0 s`; `(inferred)` after a
+/// role told from stacks rather than probes.
 pub fn timeline_text(roles: &NodeRoles) -> String {
-    roles
+    let spans = roles
         .spans
         .iter()
         .map(|s| format!("{} {:.1}–{:.1} s", s.role, s.from_s, s.to_s))
         .collect::<Vec<_>>()
-        .join(", ")
+        .join(", ");
+    if roles.inferred.is_some() {
+        format!("{spans} (inferred)")
+    } else {
+        spans
+    }
 }
 
 #[cfg(test)]
@@ -182,6 +188,7 @@ mod tests {
                 span(FOLLOWER, 9.0, 10.0),
             ],
             heartbeat_per_s: Some(20.0),
+            inferred: None,
         };
         let c = changes(&r);
         assert_eq!(c.len(), 2);

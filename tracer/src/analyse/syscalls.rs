@@ -50,6 +50,37 @@ pub fn total(rows: &[SyscallRow]) -> Stats {
 
 /// Syscalls that make file data durable.
 pub const FLUSH_SYSCALLS: &[&str] = &["fsync", "fdatasync", "sync_file_range", "syncfs"];
+/// Syscalls that work on files by path (no fd of a file yet, so their rows carry no fd kind):
+/// opening, creating, inspecting, renaming and removing files. With the rows on file fds
+/// (read, write, close, fstat...) and the flushes they make up the time spent on file I/O.
+pub const PATH_SYSCALLS: &[&str] = &[
+    "open",
+    "openat",
+    "openat2",
+    "creat",
+    "stat",
+    "lstat",
+    "newfstatat",
+    "statx",
+    "access",
+    "faccessat",
+    "faccessat2",
+    "truncate",
+    "unlink",
+    "unlinkat",
+    "rename",
+    "renameat",
+    "renameat2",
+    "mkdir",
+    "mkdirat",
+    "rmdir",
+    "link",
+    "linkat",
+    "symlink",
+    "symlinkat",
+    "readlink",
+    "readlinkat",
+];
 /// Syscalls that write data.
 pub const WRITE_SYSCALLS: &[&str] = &["write", "pwrite64", "writev", "pwritev", "pwritev2"];
 

@@ -19,6 +19,8 @@ pub struct RunArgs {
     #[command(flatten)]
     pub target: TargetArgs,
     /// How long to trace: 30s, 500ms, 2m... Without it: until Ctrl-C, or until the command exits.
+    /// A command (`-- CMD`) still running at the end is stopped as timeout(1) does: SIGTERM
+    /// to its process group, SIGKILL 5 s later.
     #[arg(short = 'd', long, value_name = "DURATION", value_parser = parse_duration)]
     pub duration: Option<Duration>,
     /// Session folder to create (default: tracer_results/session_YYYYMMDD_HHMMSS). It must
@@ -66,13 +68,15 @@ pub struct RunArgs {
     #[arg(long, value_name = "N", default_value_t = 60)]
     pub keep_windows: usize,
     /// Command to start and trace from exec to exit, with its children (like `strace -f CMD`).
+    /// It runs in a process group of its own; when tracing stops first (--duration, Ctrl-C)
+    /// the group is stopped like timeout(1) stops its command.
     #[arg(last = true, value_name = "CMD")]
     pub command: Vec<String>,
 }
 
 impl RunArgs {
     /// Everything `tracer run` was asked to do, planned: the target, the probe plan resolved
-    /// in the targets' executables (its warnings are printed now and kept for the report),
+    /// in the targets' objects (its warnings are printed now and kept for the report),
     /// and the defaults decided. `invocation` is the command line, for the report.
     pub fn into_options(self, invocation: Vec<String>) -> Result<RunOptions> {
         let spec = self.target.spec_with_command(self.command)?;
@@ -82,7 +86,7 @@ impl RunArgs {
             uprobes: !self.no_uprobes,
             budget: (self.probe_budget > 0).then_some(self.probe_budget),
         };
-        let plan = plan::plan_for(&probes, &target::executables(&spec)?)?;
+        let plan = plan::plan_for(&probes, &target::objects(&spec)?)?;
         Ok(RunOptions {
             target: TargetOptions {
                 spec,

@@ -4,7 +4,8 @@
 //! loads BPF (tracing is `session/`).
 //!
 //! - [`probes`]: `tracer probes`, the dry run of layer probing.
-//! - [`profile`]: `tracer profile`, print the built-in layer profile or check one.
+//! - [`profile`]: `tracer profile`, print the built-in layer profile, check one, or suggest one
+//!   for a fork ([`suggest`]: names sorted into layers).
 //! - [`report`]: `tracer report DIR`, re-render a saved session from its `snapshot.json`.
 //! - [`diff`]: `tracer diff A B`, a differential flamegraph between two sessions.
 
@@ -12,3 +13,4 @@ pub mod diff;
 pub mod probes;
 pub mod profile;
 pub mod report;
+pub mod suggest;

@@ -7,12 +7,12 @@
 use anyhow::{bail, Result};
 use clap::Args;
 use serde::Serialize;
-use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
 use crate::cli::TargetArgs;
 use crate::profile::{self, FdFilter, Layer, Profile};
+use crate::symbols::objects::{self, ObjectKind, TargetObjects};
 use crate::symbols::resolve::{self, Resolution};
 use crate::target;
 
@@ -20,10 +20,11 @@ use crate::target;
 #[derive(Args, Debug, Clone, Default)]
 #[command(group(clap::ArgGroup::new("probes_target").required(true).args(["pids", "comm", "binary"])))]
 pub struct ProbesArgs {
-    /// The processes whose executables to resolve in, and the profile.
+    /// The processes whose executables and libraries to resolve in, and the profile.
     #[command(flatten)]
     pub target: TargetArgs,
-    /// Resolve in this executable file (no root needed).
+    /// Resolve in this executable file and the libraries the loader would load for it (no
+    /// root needed).
     #[arg(short = 'b', long, value_name = "PATH", conflicts_with_all = ["pids", "comm"])]
     pub binary: Option<PathBuf>,
     /// Print JSON instead of text.
@@ -56,12 +57,13 @@ pub struct TargetResolution {
     pub resolution: Resolution,
 }
 
-/// Resolves the profile in every target of `args`.
+/// Resolves the profile in every target of `args`: each executable and the shared libraries
+/// it runs (mapped by the processes, or found through `DT_NEEDED` for `--binary`).
 pub fn probes_report(args: &ProbesArgs) -> Result<ProbesReport> {
     let profile = profile::load_or_default(args.target.profile.as_deref())?;
-    let mut binaries: BTreeMap<PathBuf, Vec<u32>> = BTreeMap::new();
+    let mut targets: Vec<TargetObjects> = Vec::new();
     if let Some(b) = &args.binary {
-        binaries.insert(b.clone(), Vec::new());
+        targets.push(objects::target_of_executable(b)?);
     }
     let pids = match args.target.processes() {
         Some(spec) => target::resolve_existing(&spec)?,
@@ -71,19 +73,19 @@ pub fn probes_report(args: &ProbesArgs) -> Result<ProbesReport> {
     for &pid in &pids {
         resolve::binary_of_pid(pid)?;
     }
-    // One entry per file: nodes running a replaced executable share it.
-    for (binary, pids) in resolve::binaries_of_pids(&pids) {
-        binaries.entry(binary).or_default().extend(pids);
-    }
-    if binaries.is_empty() {
+    // One entry per executable file: nodes running a replaced executable share it.
+    targets.extend(objects::targets_of_pids(&pids));
+    if targets.is_empty() {
         bail!("give --pid PID, --comm NAME or --binary PATH");
     }
-    let targets = binaries
+    let targets = targets
         .into_iter()
-        .map(|(binary, pids)| {
+        .map(|t| {
+            let mut resolution = resolve::resolve_objects(&profile, &t.executable, &t.objects)?;
+            resolution.warnings.extend(t.missing.iter().cloned());
             Ok(TargetResolution {
-                pids,
-                resolution: resolve::resolve(&profile, &binary)?,
+                pids: t.pids,
+                resolution,
             })
         })
         .collect::<Result<_>>()?;
@@ -111,6 +113,7 @@ fn render_target(out: &mut String, profile: &Profile, t: &TargetResolution) {
         out.push_str("  [stripped: .dynsym only]");
     }
     out.push('\n');
+    render_objects(out, res);
     for layer in &profile.layers {
         render_layer(out, layer, res);
     }
@@ -121,6 +124,54 @@ fn render_target(out: &mut String, profile: &Profile, t: &TargetResolution) {
         }
     }
     let _ = writeln!(out, "\n{}", summary_line(profile, res));
+}
+
+/// `objects searched: raftkv-node (executable: 0 functions), libraftcore.so (library: 19
+/// functions)`, then the system libraries no pattern named (never read).
+fn render_objects(out: &mut String, res: &Resolution) {
+    let searched: Vec<String> = res
+        .objects
+        .iter()
+        .filter(|o| o.searched || o.error.is_some())
+        .map(|o| {
+            let kind = match o.kind {
+                ObjectKind::Executable => "executable",
+                ObjectKind::Library => "library",
+                ObjectKind::SystemLibrary => "system library",
+            };
+            let state = match &o.error {
+                Some(e) => format!("unreadable: {e}"),
+                None => format!(
+                    "{} function{}{}",
+                    o.functions,
+                    if o.functions == 1 { "" } else { "s" },
+                    if o.stripped { ", stripped" } else { "" }
+                ),
+            };
+            format!("{} ({kind}: {state})", objects::object_label(&o.path))
+        })
+        .collect();
+    let _ = writeln!(out, "objects searched: {}", searched.join(", "));
+    let system: Vec<String> = res
+        .objects
+        .iter()
+        .filter(|o| !o.searched && o.error.is_none())
+        .map(|o| objects::object_label(&o.path))
+        .collect();
+    const SHOWN: usize = 6;
+    if !system.is_empty() {
+        let more = system.len().saturating_sub(SHOWN);
+        let _ = writeln!(
+            out,
+            "system libraries, searched only by patterns that name them (`libc:fsync`): {}{}",
+            system[..system.len().min(SHOWN)].join(", "),
+            if more > 0 {
+                format!(" and {more} more (--json lists them)")
+            } else {
+                String::new()
+            }
+        );
+    }
 }
 
 fn render_layer(out: &mut String, layer: &Layer, res: &Resolution) {
@@ -146,7 +197,8 @@ fn render_layer(out: &mut String, layer: &Layer, res: &Resolution) {
             let _ = writeln!(out, "    + {}", f.demangled);
             let _ = writeln!(
                 out,
-                "        {}  addr {:#x}  offset {:#x}  size {}{}",
+                "        in {}  {}  addr {:#x}  offset {:#x}  size {}{}",
+                objects::object_label(&f.object),
                 f.mangled,
                 f.address,
                 f.file_offset,
@@ -224,10 +276,19 @@ pub fn summary_line(profile: &Profile, res: &Resolution) -> String {
         .filter(|f| f.hot_warning.is_some())
         .count();
     let mut s = format!(
-        "summary: {} functions to probe in {layers} layers; {} patterns matched nothing",
-        res.functions.len(),
-        unmatched.len()
+        "summary: {} functions to probe in {layers} layers",
+        res.functions.len()
     );
+    let holding: Vec<String> = res
+        .objects
+        .iter()
+        .filter(|o| o.functions > 0)
+        .map(|o| objects::object_label(&o.path))
+        .collect();
+    if !holding.is_empty() && res.objects.iter().filter(|o| o.searched).count() > 1 {
+        let _ = write!(s, " (in {})", holding.join(", "));
+    }
+    let _ = write!(s, "; {} patterns matched nothing", unmatched.len());
     if !unmatched.is_empty() {
         let _ = write!(s, " ({})", unmatched.join(", "));
     }

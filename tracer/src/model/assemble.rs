@@ -31,6 +31,10 @@ pub fn build_profile(
                 Some(ips) => symbolizer.walk_end(s.tgid, ips) == symbolize::WalkEnd::Truncated,
                 None => true,
             };
+            let walk_broke_in = match &s.user_ips {
+                Some(ips) if user_truncated => symbolizer.walk_broke_in(s.tgid, ips),
+                _ => None,
+            };
             let mut frames = frames_of(symbolizer, s.tgid, &s.user_ips, &s.kernel_ips);
             if frames.is_empty() {
                 frames.push(symbolize::UNKNOWN.to_string());
@@ -42,6 +46,7 @@ pub fn build_profile(
                 frames,
                 count: s.count,
                 user_truncated,
+                walk_broke_in,
                 layer: plan.layer_name(s.layer),
             };
             (key, record)
@@ -241,6 +246,7 @@ pub fn build_snapshot(
                 pid: f.tgid,
                 function: probe.demangled.clone(),
                 pattern: probe.pattern.clone(),
+                object: probe.object.display().to_string(),
                 layer: probe.layer.clone(),
                 entries: f.entries,
                 returns: f.returns,

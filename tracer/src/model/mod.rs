@@ -239,6 +239,10 @@ pub struct FunctionRecord {
     pub function: String,
     /// The profile pattern that matched it.
     pub pattern: String,
+    /// The object it was found in (executable or shared library), as the process names it;
+    /// empty in sessions saved before objects were recorded.
+    #[serde(default)]
+    pub object: String,
     pub layer: String,
     pub entries: u64,
     pub returns: u64,
@@ -249,6 +253,16 @@ pub struct FunctionRecord {
     /// When its probes were removed for being over the probe budget (counts stop there).
     #[serde(default)]
     pub detached_at_s: Option<f64>,
+}
+
+impl FunctionRecord {
+    /// The file name of the object it was found in (`libraftcore.so`), `?` when not recorded.
+    pub fn object_name(&self) -> &str {
+        match self.object.rsplit('/').next() {
+            Some(name) if !name.is_empty() => name,
+            _ => "?",
+        }
+    }
 }
 
 /// One (process, file, syscall) row, for syscalls on regular files.
@@ -273,6 +287,7 @@ impl StackRecord {
             count,
             layer: None,
             user_truncated: false,
+            walk_broke_in: None,
         }
     }
 }
@@ -306,12 +321,17 @@ pub struct StackRecord {
     /// The layer of the thread's innermost active probed call when sampled (uprobes on).
     #[serde(default)]
     pub layer: Option<String>,
-    /// The user stack walk ended inside the traced executable's own code (or at an address
-    /// outside any mapping) instead of at a thread entry or in a shared library: the
-    /// executable's frame-pointer chain is broken (built with -fomit-frame-pointer), so frames
-    /// are missing. Stacks that end in libc/libstdc++ (Debian builds them without frame
+    /// The user stack walk ended inside the program's own code (its executable or one of its
+    /// libraries), or at an address outside any mapping, instead of at a thread entry or in a
+    /// system library: a frame-pointer chain is broken (see `walk_broke_in`), so frames are
+    /// missing. Stacks that end in libc/libstdc++ (Debian builds them without frame
     /// pointers) are not truncated: the program's own frames are all there.
     pub user_truncated: bool,
+    /// For a truncated walk: the object (path) whose frame chain broke, e.g.
+    /// `/usr/lib/x86_64-linux-gnu/libstdc++.so.6` (a library built without frame pointers) or
+    /// the executable.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub walk_broke_in: Option<String>,
 }
 
 /// tracer's own cost so far: user-space CPU and memory (from /proc/self), kernel BPF run time
@@ -342,6 +362,10 @@ pub struct NodeRoles {
     pub spans: Vec<RoleSpan>,
     /// Calls per second of the heartbeat function while leader (None if never leader).
     pub heartbeat_per_s: Option<f64>,
+    /// Set when the role was inferred from stacks because no role function was probed
+    /// (`--no-uprobes`, or none resolved): how, in words (see `analyse::role_inference`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inferred: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -97,11 +97,12 @@ fn consensus_node_report(snapshot: &Snapshot, n: &Node, found: &[Finding]) -> St
     for f in layers::functions_in_layer(snapshot, "consensus").filter(|f| f.pid == n.pid) {
         let _ = writeln!(
             out,
-            "{:>10} calls  p50 {:>9.1} us  p99 {:>9.1} us  {}",
+            "{:>10} calls  p50 {:>9.1} us  p99 {:>9.1} us  {}  (in {})",
             f.entries,
             f.latency.quantile_ns(0.5) / 1e3,
             f.latency.quantile_ns(0.99) / 1e3,
-            f.function
+            f.function,
+            f.object_name()
         );
     }
     if let Some(p) = &snapshot.profile {

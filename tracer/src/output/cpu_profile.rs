@@ -140,10 +140,30 @@ pub fn stack_quality(snapshot: &Snapshot, profile: &CpuProfile) -> String {
     let t = cpu::truncation(&profile.stacks);
     let _ = writeln!(
         out,
-        "truncated user stacks: {:.1}% ({} of {} samples): the frame-pointer chain broke inside \
-         the traced executable (built with -fomit-frame-pointer?), so callers are missing",
+        "truncated user stacks: {:.1}% ({} of {} samples): the frame-pointer chain broke, so \
+         callers are missing",
         t.truncated_pct, t.truncated_samples, t.samples
     );
+    for b in t.broke_in.iter().take(5) {
+        let why = if b.object == "?" {
+            "an object not recorded (a session saved before tracer named it)".to_string()
+        } else if b.system {
+            format!(
+                "{}, a system library built without frame pointers: nothing to rebuild",
+                b.object
+            )
+        } else {
+            format!(
+                "{} (built with -fomit-frame-pointer? rebuild it with -fno-omit-frame-pointer)",
+                b.object
+            )
+        };
+        let _ = writeln!(
+            out,
+            "    {:>8} samples: the chain broke in {why}",
+            b.samples
+        );
+    }
     for (frame, n) in t.ends_in.iter().take(5) {
         let _ = writeln!(out, "    {n:>8} samples end in {frame}");
     }

@@ -27,8 +27,16 @@ pub fn functions_table(snapshot: &Snapshot, layer: &LayerInfo) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "{:<22} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>10}  function",
-        "node", "calls", "returned", "p50(us)", "p90(us)", "p99(us)", "max(us)", "no-return"
+        "{:<22} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>10}  {:<20} function",
+        "node",
+        "calls",
+        "returned",
+        "p50(us)",
+        "p90(us)",
+        "p99(us)",
+        "max(us)",
+        "no-return",
+        "object"
     );
     let mut rows: Vec<_> = layers::functions_in_layer(snapshot, &layer.name).collect();
     rows.sort_by(|a, b| a.pid.cmp(&b.pid).then(b.entries.cmp(&a.entries)));
@@ -52,16 +60,18 @@ pub fn functions_table(snapshot: &Snapshot, layer: &LayerInfo) -> String {
         };
         let _ = writeln!(
             out,
-            "{node:<22} {:>9} {:>9} {p50:>9} {p90:>9} {p99:>9} {max:>9} {:>10}  {}",
+            "{node:<22} {:>9} {:>9} {p50:>9} {p90:>9} {p99:>9} {max:>9} {:>10}  {:<20} {}",
             f.entries,
             f.returns,
             f.entries.saturating_sub(f.returns),
+            f.object_name(),
             f.function
         );
     }
     out.push_str(
         "\nno-return: calls still running at the end or that never return (ticker loops, \
-         fibers); they are counted without a latency. Percentiles come from log2 buckets.\n",
+         fibers); they are counted without a latency. Percentiles come from log2 buckets.\n\
+         object: the executable or shared library the function was found in.\n",
     );
     out
 }

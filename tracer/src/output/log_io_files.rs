@@ -182,9 +182,10 @@ fn persister_text(snapshot: &Snapshot, nodes: &[Node], found: &[Finding]) -> Str
     for l in layers::functions_in_layer(snapshot, "log_io") {
         let _ = writeln!(
             out,
-            "\n{} (pid {}): {} calls, p50 {:.1} us, p99 {:.1} us",
+            "\n{} (pid {}, in {}): {} calls, p50 {:.1} us, p99 {:.1} us",
             l.function,
             l.pid,
+            l.object_name(),
             l.entries,
             l.latency.quantile_ns(0.5) / 1e3,
             l.latency.quantile_ns(0.99) / 1e3

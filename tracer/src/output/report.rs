@@ -123,6 +123,20 @@ fn nodes_section(out: &mut String, s: &Snapshot, nodes: &[Node], dir: &Path) {
             link(dir, &fg, "flamegraph")
         );
     }
+    let inferred: Vec<String> = nodes
+        .iter()
+        .filter_map(|n| {
+            let why = roles::of(s, n.pid)?.inferred.as_deref()?;
+            Some(format!("- {} ({}): {why}", n.name(), n.role))
+        })
+        .collect();
+    if !inferred.is_empty() {
+        let _ = writeln!(
+            out,
+            "\nRoles inferred without probes (no role function was probed):\n\n{}",
+            inferred.join("\n")
+        );
+    }
     let changes = roles::all_changes(s);
     if changes.is_empty() {
         let _ = writeln!(out, "\nRole changes: none seen.\n");
@@ -264,8 +278,8 @@ fn rpc_latency(out: &mut String, s: &Snapshot, layer: &str) {
         return;
     }
     rows.sort_by(|a, b| a.pid.cmp(&b.pid).then(b.entries.cmp(&a.entries)));
-    let _ = writeln!(out, "| pid | function | calls | p50 µs | p99 µs |");
-    let _ = writeln!(out, "|---:|---|---:|---:|---:|");
+    let _ = writeln!(out, "| pid | function | object | calls | p50 µs | p99 µs |");
+    let _ = writeln!(out, "|---:|---|---|---:|---:|---:|");
     for f in rows.iter().take(20) {
         let (p50, p99) = if f.returns == 0 {
             ("-".to_string(), "-".to_string())
@@ -277,9 +291,10 @@ fn rpc_latency(out: &mut String, s: &Snapshot, layer: &str) {
         };
         let _ = writeln!(
             out,
-            "| {} | `{}` | {} | {p50} | {p99} |",
+            "| {} | `{}` | {} | {} | {p50} | {p99} |",
             f.pid,
             cell(&short_name(&f.function)),
+            cell(f.object_name()),
             f.entries
         );
     }

@@ -49,6 +49,9 @@ pub struct NodeSummary {
     pub role: String,
     pub spans: Vec<crate::model::RoleSpan>,
     pub heartbeat_per_s: Option<f64>,
+    /// The evidence, when the role was inferred from stacks (no role function probed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub role_inferred: Option<String>,
     pub exited_at_s: Option<f64>,
     pub flushes: u64,
     pub flushes_per_s: f64,
@@ -140,6 +143,7 @@ pub fn build(snapshot: &Snapshot, found: &[Finding], dir: &Path) -> Summary {
                     role: n.role.clone(),
                     spans: r.map(|r| r.spans.clone()).unwrap_or_default(),
                     heartbeat_per_s: r.and_then(|r| r.heartbeat_per_s),
+                    role_inferred: r.and_then(|r| r.inferred.clone()),
                     exited_at_s: n.process.exited_at_s,
                     flushes: d.flushes,
                     flushes_per_s: d.flushes_per_s,

@@ -15,6 +15,11 @@
 //!   character; the glob matches the innermost components of the qualified name.
 //! - `Persister::{saveRaftState,SaveRaftState}`: alternatives (every combination of groups).
 //! - `ci:raft::applier`: compared case-insensitively.
+//! - `libstdc++:std::basic_ostream<*>::write`: an object qualifier. Resolution searches a
+//!   qualified pattern only in the objects it names ([`ObjectName`]: a library by name, with
+//!   or without version, globs allowed, or a file by absolute path), system libraries
+//!   included; an unqualified pattern is searched in the executable and every library that is
+//!   not a system library. Matching a name (a stack frame) ignores the qualifier.
 //! - Kernel frames (`tcp_sendmsg_[k]`) are matched only by patterns spelled with the `_[k]`
 //!   suffix, so `send` is the user-space function, never the kernel's.
 
@@ -31,6 +36,9 @@ pub struct Pattern {
     pub text: String,
     /// Written with the `ci:` prefix: compared in lower case.
     pub case_insensitive: bool,
+    /// Written with an object qualifier (`libc:fsync`): resolved only in the objects it names.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub object: Option<ObjectName>,
     /// The brace-expanded alternatives, without `ci:`, lower-cased when case-insensitive.
     pub alternatives: Vec<String>,
     /// Each alternative reduced once, so matching a frame parses only the frame.
@@ -61,11 +69,20 @@ enum Kind {
 impl Pattern {
     /// Parses `text`; the error says what is wrong (the caller adds file and line).
     pub fn parse(text: &str) -> Result<Pattern, String> {
-        let (case_insensitive, body) = match text.strip_prefix("ci:") {
-            Some(rest) => (true, rest),
-            None => (false, text),
-        };
-        let body = body.trim();
+        let mut case_insensitive = false;
+        let mut object = None;
+        let mut body = text.trim();
+        // Prefixes end in a lone `:` (never part of a `::`): `ci:`, and an object qualifier.
+        while let Some((prefix, rest)) = lone_colon_prefix(body) {
+            if prefix == "ci" && !case_insensitive {
+                case_insensitive = true;
+            } else if object.is_none() && ObjectName::looks_like_object(prefix) {
+                object = Some(ObjectName::parse(prefix)?);
+            } else {
+                break;
+            }
+            body = rest.trim();
+        }
         if body.is_empty() {
             return Err(format!("empty function pattern `{text}`"));
         }
@@ -93,6 +110,7 @@ impl Pattern {
         Ok(Pattern {
             text: text.to_string(),
             case_insensitive,
+            object,
             alternatives,
             compiled,
         })
@@ -126,6 +144,81 @@ impl Pattern {
             }
             alt.matches_qualified(qualified.get_or_insert_with(|| qualified_name(subject)))
         })
+    }
+}
+
+/// The text before the first lone `:` of `s` (a colon that is not half of a `::`), and the
+/// text after it: `libc:fsync` → (`libc`, `fsync`); `Raft::applier` → None.
+fn lone_colon_prefix(s: &str) -> Option<(&str, &str)> {
+    let b = s.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b':' {
+            if b.get(i + 1) == Some(&b':') {
+                i += 2;
+                continue;
+            }
+            return Some((&s[..i], &s[i + 1..]));
+        }
+        // Only a plain prefix can qualify: stop at the first character of a C++ name's
+        // punctuation (a template argument list, a parameter list, a space).
+        if matches!(b[i], b'<' | b'(' | b' ' | b'{' | b'[') {
+            return None;
+        }
+        i += 1;
+    }
+    None
+}
+
+/// The object an object-qualified pattern names (`libc:fsync`, `libgrpc++*:grpc::*`,
+/// `/opt/kv/lib/libraft.so:Raft::applier`).
+///
+/// - `/…`: the file at that absolute path.
+/// - a name: a file whose name is that name, or whose name up to `.so` is (`libc` is
+///   `libc.so.6`, never `libcrypto.so.3`; `libgrpc++` is `libgrpc++.so.1.51`); `*` and `?` are
+///   globs within the name (`libgrpc*` is `libgrpc.so.29` and `libgrpc++.so.1.51`). The
+///   executable can be named the same way (`raftkv-node:main`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct ObjectName(String);
+
+impl ObjectName {
+    /// Whether a prefix reads as an object: a path, a library name (`lib…`), or a name with a
+    /// `.so` in it. Anything else before a lone colon is part of the function pattern.
+    fn looks_like_object(prefix: &str) -> bool {
+        !prefix.is_empty()
+            && (prefix.starts_with('/') || prefix.starts_with("lib") || prefix.contains(".so"))
+    }
+
+    fn parse(prefix: &str) -> Result<ObjectName, String> {
+        if prefix.contains(char::is_whitespace) {
+            return Err(format!("object qualifier `{prefix}` contains a space"));
+        }
+        if prefix.starts_with('/') && has_wildcard(prefix) {
+            return Err(format!(
+                "object qualifier `{prefix}`: a path names one file (globs only in a name)"
+            ));
+        }
+        Ok(ObjectName(prefix.to_string()))
+    }
+
+    /// As written.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Whether the object file at `path` is the one named.
+    pub fn matches(&self, path: &std::path::Path) -> bool {
+        if self.0.starts_with('/') {
+            return path == std::path::Path::new(&self.0);
+        }
+        let Some(file) = path.file_name().and_then(|f| f.to_str()) else {
+            return false;
+        };
+        let stem = file.find(".so").map_or(file, |i| &file[..i]);
+        [file, stem]
+            .iter()
+            .any(|n| wildcard_match(self.0.as_bytes(), n.as_bytes()))
     }
 }
 
@@ -266,7 +359,7 @@ fn expand_braces(s: &str) -> Result<Vec<String>, String> {
 }
 
 /// Classic `*`/`?` matching with backtracking on the last `*`.
-fn wildcard_match(p: &[u8], s: &[u8]) -> bool {
+pub(crate) fn wildcard_match(p: &[u8], s: &[u8]) -> bool {
     let (mut pi, mut si) = (0, 0);
     let mut star: Option<(usize, usize)> = None;
     while si < s.len() {
@@ -430,5 +523,52 @@ mod tests {
         assert!(pat.matches("Persister::SaveRaftState(std::string const&)"));
         assert!(!p("persister::saveraftstate").matches("Persister::saveRaftState()"));
         assert!(p("ci:raft::*ticker").matches("Raft::leaderHearBeatTicker()"));
+    }
+
+    #[test]
+    fn object_qualifiers_name_libraries_and_leave_names_alone() {
+        let pat = p("libstdc++:std::basic_ostream<*>::write");
+        assert_eq!(
+            pat.object.as_ref().map(ObjectName::as_str),
+            Some("libstdc++")
+        );
+        assert!(pat.matches(
+            "std::basic_ostream<char, std::char_traits<char> >::write(char const*, long)"
+        ));
+        let obj = pat.object.unwrap();
+        assert!(obj.matches(std::path::Path::new(
+            "/usr/lib/x86_64-linux-gnu/libstdc++.so.6"
+        )));
+        assert!(!obj.matches(std::path::Path::new("/usr/lib/libstdc++fs.so.6")));
+        let libc = p("libc:fsync").object.unwrap();
+        assert!(libc.matches(std::path::Path::new("/lib/x86_64-linux-gnu/libc.so.6")));
+        assert!(!libc.matches(std::path::Path::new("/lib/x86_64-linux-gnu/libcrypto.so.3")));
+        let grpc = p("libgrpc*:grpc::Server::*").object.unwrap();
+        assert!(grpc.matches(std::path::Path::new("/usr/lib/libgrpc++.so.1.51")));
+        assert!(grpc.matches(std::path::Path::new("/usr/lib/libgrpc.so.29")));
+        assert!(!grpc.matches(std::path::Path::new("/usr/lib/libgpr.so.29")));
+        let path = p("/opt/kv/libraft.so:Raft::applier").object.unwrap();
+        assert!(path.matches(std::path::Path::new("/opt/kv/libraft.so")));
+        assert!(!path.matches(std::path::Path::new("/opt/other/libraft.so")));
+        // With `ci:` in either order; the alternatives hold only the function part.
+        for text in ["libraft:ci:raft::applier", "ci:libraft:raft::applier"] {
+            let pat = p(text);
+            assert!(pat.case_insensitive && pat.object.is_some(), "{text}");
+            assert_eq!(pat.alternatives, ["raft::applier"]);
+            assert!(pat.matches("Raft::applier()"));
+        }
+        // Names with colons that are no qualifier.
+        for text in [
+            "Raft::applier",
+            "::send",
+            "libx::Foo::bar",
+            "Persister::readRaftState[abi:cxx11]",
+            "tcp_sendmsg_[k]",
+        ] {
+            assert!(p(text).object.is_none(), "{text}");
+        }
+        assert!(p("libx::Foo::bar").matches("libx::Foo::bar()"));
+        assert!(Pattern::parse("/opt/*/libx.so:f").is_err());
+        assert!(Pattern::parse("libc:").is_err());
     }
 }

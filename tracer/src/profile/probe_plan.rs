@@ -17,7 +17,12 @@ pub struct PlannedProbe {
     pub layer_id: u32,
     pub pattern: String,
     pub demangled: String,
+    /// A path that opens the object the function is in (what the uprobe attaches to).
     pub binary: PathBuf,
+    /// The object as the process or loader names it (what outputs show).
+    pub object: PathBuf,
+    /// (device, inode) of the object: one probe per function of a file, whatever its path.
+    pub object_id: Option<(u64, u64)>,
     pub file_offset: u64,
     /// Entry probe only (functions that never return or switch stacks).
     pub entry_only: bool,
@@ -42,6 +47,15 @@ pub struct ProbePlan {
     pub role_funcs: Vec<u32>,
     /// Probes of the first `leader_if_calls` pattern (the heartbeat), for its frequency.
     pub heartbeat_funcs: Vec<u32>,
+    /// The profile's `[roles] leader_if_calls`, probed or not: without a probe of any of them
+    /// the leader is inferred from stacks (`analyse::role_inference`).
+    pub role_patterns: Vec<crate::profile::Pattern>,
+    /// The profile the plan was made from: objects a target maps later (`dlopen`) are
+    /// resolved with it when they appear. None with `--no-uprobes` and in plans made by hand.
+    pub profile: Option<Profile>,
+    /// (device, inode) of every object already searched: a later look at the targets' maps
+    /// resolves only objects not among them.
+    pub searched_objects: Vec<(u64, u64)>,
 }
 
 /// A function whose probes were removed during the run because it was too hot.

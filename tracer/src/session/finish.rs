@@ -27,6 +27,8 @@ pub(super) struct Collected {
     /// Whether the target was a command (`-- CMD`), and its exit status.
     command: bool,
     command_status: Option<i32>,
+    /// The command was still running when tracing stopped and was stopped (by this signal).
+    command_stopped_by: Option<&'static str>,
     /// The run's profile and off-CPU records, summed over the windows.
     profile: Option<CpuProfile>,
     offcpu: Vec<OffCpuRecord>,
@@ -72,6 +74,12 @@ impl Session<'_> {
             &self.bpf_cost,
         )?;
         let cost = overhead::measure(&self.bpf_cost);
+        // `-- CMD` still running (the duration ended, or Ctrl-C): stopped as timeout(1) does,
+        // after the counters were read, so its shutdown is not part of the run.
+        let command_stopped_by = self
+            .held
+            .as_mut()
+            .and_then(|h| h.stop(crate::target::STOP_GRACE));
         let attached = self.attached;
         let detach = std::thread::spawn(move || drop(attached));
         let (profile, offcpu) = self.windows.totals(self.opts.kernel.sample_freq.is_some());
@@ -83,6 +91,7 @@ impl Session<'_> {
             processes: self.processes,
             command: self.held.is_some(),
             command_status: self.held.as_ref().and_then(|h| h.exit_status),
+            command_stopped_by,
             profile,
             offcpu,
             folded: self.windows.profile.folded_samples(),
@@ -116,6 +125,9 @@ impl Collected {
         snapshot.profile = self.profile;
         snapshot.offcpu = self.offcpu;
         snapshot.roles = self.roles;
+        if self.plan.role_funcs.is_empty() {
+            infer_roles(&mut snapshot, &self.plan);
+        }
         snapshot.disk = Some(
             self.disk
                 .finish(self.duration_s, &snapshot.files, &block_latency),
@@ -172,8 +184,16 @@ impl Collected {
                     .into(),
             );
         }
-        if let Some(status) = self.command_status {
-            notes.push(format!("the traced command exited with status {status}"));
+        match (self.command_stopped_by, self.command_status) {
+            (Some(signal), status) => notes.push(format!(
+                "the traced command was still running when tracing stopped: it was stopped as \
+                 timeout(1) does, {signal} to its process group{}",
+                status.map_or(String::new(), |s| format!(" (exit status {s})"))
+            )),
+            (None, Some(status)) => {
+                notes.push(format!("the traced command exited with status {status}"))
+            }
+            (None, None) => {}
         }
         if let Some(p) = self.profile.as_ref().filter(|_| self.folded > 0) {
             notes.push(format!(
@@ -187,5 +207,27 @@ impl Collected {
             ));
         }
         notes
+    }
+}
+
+/// No role function was probed: the leader is told from the stacks, or the report says why not.
+fn infer_roles(snapshot: &mut Snapshot, plan: &ProbePlan) {
+    use crate::analyse::role_inference;
+    let why = if plan.profile.is_none() {
+        "uprobes are off"
+    } else {
+        "no role function ([roles] leader_if_calls) was found in the targets"
+    };
+    match role_inference::infer_from_layers(snapshot, &plan.role_patterns) {
+        Ok(roles) => {
+            snapshot.notes.push(format!(
+                "roles were inferred from stacks ({why}): the leader is the node whose stacks \
+                 hold the leader-only functions; see each node's role"
+            ));
+            snapshot.roles = roles;
+        }
+        Err(e) => snapshot
+            .notes
+            .push(format!("roles unknown: {why}, and {e}")),
     }
 }

@@ -15,6 +15,7 @@
 pub mod budget;
 pub mod exits;
 mod finish;
+pub mod late_objects;
 pub mod metrics_server;
 pub mod options;
 pub mod overhead;
@@ -170,6 +171,8 @@ pub(crate) struct Session<'a> {
     status: StatusLine,
     bpf_cost: BpfCostMeter,
     exits: ExitWatch,
+    /// Objects the targets map after the start (`dlopen`): resolved and probed when seen.
+    late: late_objects::LateObjects,
     metrics: Option<MetricsEndpoint>,
 }
 
@@ -224,6 +227,7 @@ impl<'a> Session<'a> {
             status: StatusLine::new(),
             bpf_cost: BpfCostMeter::new(),
             exits: ExitWatch::new(),
+            late: late_objects::LateObjects::default(),
             metrics,
         })
     }

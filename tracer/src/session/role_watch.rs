@@ -112,6 +112,7 @@ impl RoleWatch {
                     pid,
                     heartbeat_per_s: (leader_s > 0.0).then(|| hb as f64 / leader_s),
                     spans,
+                    inferred: None,
                 }
             })
             .collect()

@@ -73,7 +73,12 @@ pub(super) fn serve_metrics(addr: Option<&str>) -> Result<Option<MetricsEndpoint
 
 /// Loads the eBPF object and attaches every program the options keep.
 pub(super) fn load_programs(opts: &KernelOptions) -> Result<Attached> {
-    Attached::load(opts.plan.uprobes, &opts.skipped_programs())
+    // With a profile to resolve in objects mapped later (`dlopen`, exec), the uprobe programs
+    // are loaded even when nothing resolved yet.
+    Attached::load(
+        opts.plan.uprobes || opts.plan.profile.is_some(),
+        &opts.skipped_programs(),
+    )
 }
 
 /// Probes every function of the plan. One function that cannot be probed must not cost the

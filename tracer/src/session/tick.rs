@@ -25,6 +25,7 @@ impl Session<'_> {
         self.check_probe_budget()?;
         self.follow_new_processes()?;
         self.keep_young_maps_fresh();
+        self.probe_late_objects()?;
         let periodic = self.last_map_refresh.elapsed() >= MAP_REFRESH;
         self.refresh_names(periodic);
         if periodic {
@@ -110,6 +111,15 @@ impl Session<'_> {
             symbolizer.remember_process(*pid);
             seen.elapsed() < YOUNG
         });
+    }
+
+    /// Libraries `dlopen`ed (or a program `exec`ed) since the start: the profile is resolved in
+    /// them and their functions probed (see `late_objects.rs`).
+    fn probe_late_objects(&mut self) -> Result<()> {
+        let young: Vec<u32> = self.young.keys().copied().collect();
+        let live = live(&self.processes);
+        self.late
+            .check(&mut self.attached, &mut self.plan, &young, &live)
     }
 
     /// A held child execs after we first saw it: names that still show the fork are

@@ -143,8 +143,8 @@ pub struct ProfileAccumulator {
     samples: u64,
     names: Vec<String>,
     ids: HashMap<String, u32>,
-    /// (pid, thread, layer, frames) -> (count, user_truncated)
-    stacks: HashMap<InternedStack, (u64, bool)>,
+    /// (pid, thread, layer, frames) -> (count, user_truncated, walk_broke_in)
+    stacks: HashMap<InternedStack, (u64, bool, Option<u32>)>,
     /// Samples whose kernel frames, or whole stack, were folded by compaction.
     folded_samples: u64,
 }
@@ -168,10 +168,11 @@ impl ProfileAccumulator {
             let thread = self.intern(&s.thread);
             let layer = s.layer.as_deref().map(|l| self.intern(l));
             let frames: Box<[u32]> = s.frames.iter().map(|f| self.intern(f)).collect();
+            let broke = s.walk_broke_in.as_deref().map(|o| self.intern(o));
             let e = self
                 .stacks
                 .entry((s.pid, thread, layer, frames))
-                .or_insert((0, s.user_truncated));
+                .or_insert((0, s.user_truncated, broke));
             e.0 += s.count;
         }
         if self.stacks.len() > MAX_ACCUMULATED_STACKS {
@@ -197,7 +198,7 @@ impl ProfileAccumulator {
             let mut limit = 1;
             while self.stacks.len() > target && limit <= u64::MAX / 2 {
                 let old = std::mem::take(&mut self.stacks);
-                for ((pid, thread, layer, frames), (count, truncated)) in old {
+                for ((pid, thread, layer, frames), (count, truncated, broke)) in old {
                     let frames = if count > limit {
                         frames
                     } else if whole_stack {
@@ -221,7 +222,7 @@ impl ProfileAccumulator {
                     let e = self
                         .stacks
                         .entry((pid, thread, layer, frames))
-                        .or_insert((0, truncated));
+                        .or_insert((0, truncated, broke));
                     e.0 += count;
                 }
                 limit *= 2;
@@ -247,7 +248,7 @@ impl ProfileAccumulator {
     /// (that transient grew with the run and kept the resident size growing).
     pub fn layer_totals(&self) -> CpuProfile {
         let mut per: HashMap<(u32, Option<u32>), u64> = HashMap::new();
-        for ((pid, _, layer, _), (count, _)) in &self.stacks {
+        for ((pid, _, layer, _), (count, _, _)) in &self.stacks {
             *per.entry((*pid, *layer)).or_default() += count;
         }
         CpuProfile {
@@ -261,6 +262,7 @@ impl ProfileAccumulator {
                     frames: Vec::new(),
                     count,
                     user_truncated: false,
+                    walk_broke_in: None,
                     layer: layer.map(|id| self.names[id as usize].clone()),
                 })
                 .collect(),
@@ -274,13 +276,16 @@ impl ProfileAccumulator {
             .stacks
             .iter()
             .map(
-                |((pid, thread, layer, frames), (count, truncated))| crate::model::StackRecord {
-                    pid: *pid,
-                    thread: name(thread),
-                    frames: frames.iter().map(name).collect(),
-                    count: *count,
-                    user_truncated: *truncated,
-                    layer: layer.as_ref().map(name),
+                |((pid, thread, layer, frames), (count, truncated, broke))| {
+                    crate::model::StackRecord {
+                        pid: *pid,
+                        thread: name(thread),
+                        frames: frames.iter().map(name).collect(),
+                        count: *count,
+                        user_truncated: *truncated,
+                        walk_broke_in: broke.as_ref().map(name),
+                        layer: layer.as_ref().map(name),
+                    }
                 },
             )
             .collect();

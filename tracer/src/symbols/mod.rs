@@ -7,6 +7,7 @@
 //! anything; it only reads ELF files, /proc/PID/maps and /proc/kallsyms.
 //!
 //! - [`elf`]: the function symbols of one ELF file, demangled, with file offsets.
+//! - [`objects`]: the executable and shared libraries a target runs (maps, or DT_NEEDED).
 //! - [`resolve`]: which functions of a binary each pattern names, with near misses.
 //! - [`hot`]: cheap static signs that a matched function is too hot to probe.
 //! - [`symbolize`]: addresses to names with blazesym, processes' maps cached while they live.
@@ -18,6 +19,7 @@
 
 pub mod elf;
 pub mod hot;
+pub mod objects;
 pub mod plan;
 pub mod resolve;
 pub mod symbolize;

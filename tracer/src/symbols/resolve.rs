@@ -1,9 +1,11 @@
-//! Symbol resolution: which functions of a target binary each profile pattern names, and where
-//! a uprobe attaches to each (file offset). Pure user space: no BPF, no root for a file.
+//! Symbol resolution: which functions of a target's objects each profile pattern names, and
+//! where a uprobe attaches to each (file offset). Pure user space: no BPF, no root for a file.
 //!
-//! Only the executable's `.symtab` and `.dynsym` are searched: the probed layer functions are the
-//! application's own code, and patterns that live in shared libraries (libstdc++, protobuf) are
-//! `stack_only`, which needs no resolving.
+//! A target runs an executable and shared libraries ([`super::objects`]). An unqualified
+//! pattern is searched in the executable and every library of the application; a pattern
+//! with an object qualifier (`libc:fsync`) only in the objects it names, system libraries
+//! included. System libraries no pattern names are never read. A pattern is unmatched only
+//! when no searched object has it, and the nearest names come from every object searched.
 
 use anyhow::{Context, Result};
 use serde::Serialize;
@@ -11,11 +13,13 @@ use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
 use super::elf::{ElfFunction, ElfFunctions};
+use super::objects::{FileId, MappedObject, ObjectKind};
 use super::{elf, hot};
 use crate::cpp_names::split_scopes;
 use crate::profile::{Pattern, Profile};
 
-/// A function to probe: one per entry address, the first layer and pattern that matched it.
+/// A function to probe: one per entry address of an object, the first layer and pattern that
+/// matched it.
 #[derive(Debug, Clone, Serialize)]
 pub struct ResolvedFunction {
     pub layer: String,
@@ -23,7 +27,13 @@ pub struct ResolvedFunction {
     pub pattern: String,
     pub demangled: String,
     pub mangled: String,
+    /// A path that opens the object it is in: what the uprobe attaches to.
     pub binary: PathBuf,
+    /// The object it was found in, as the process or the loader names it (what outputs show).
+    pub object: PathBuf,
+    /// (device, inode) of the object: probes are per file, not per path.
+    #[serde(skip)]
+    pub object_id: Option<FileId>,
     /// `st_value`.
     pub address: u64,
     /// What aya's `UProbeAttachLocation::AbsoluteOffset` needs.
@@ -45,7 +55,7 @@ pub struct Unmatched {
     pub layer: String,
     /// The whole pattern, or the one alternative that matched nothing.
     pub pattern: String,
-    /// Up to 3 nearest qualified names in the binary, nearest first.
+    /// Up to 3 nearest qualified names in the searched objects, nearest first.
     pub closest: Vec<String>,
     /// Set when `pattern` is one alternative of this brace pattern and another alternative did
     /// match (a fork's other spelling): informational, not a warning.
@@ -69,16 +79,35 @@ pub struct Skipped {
     pub reason: String,
 }
 
-/// Everything the dry run shows and the attach step needs for one binary.
+/// One object of the target and what resolution did with it.
+#[derive(Debug, Clone, Serialize)]
+pub struct ObjectReport {
+    pub path: PathBuf,
+    pub kind: ObjectKind,
+    /// Some pattern searched it (system libraries only for patterns that name them).
+    pub searched: bool,
+    /// No `.symtab`: only exported (`.dynsym`) functions could be found in it.
+    pub stripped: bool,
+    /// Functions to probe found in it.
+    pub functions: usize,
+    /// Why it could not be read, when it could not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// Everything the dry run shows and the attach step needs for one target executable.
 #[derive(Debug, Clone, Serialize)]
 pub struct Resolution {
+    /// The target's executable.
     pub binary: PathBuf,
-    /// Layer order, then pattern order, then address.
+    /// The executable first, then its libraries.
+    pub objects: Vec<ObjectReport>,
+    /// Layer order, then pattern order, then object, then address.
     pub functions: Vec<ResolvedFunction>,
     pub unmatched: Vec<Unmatched>,
     pub skipped: Vec<Skipped>,
     pub warnings: Vec<String>,
-    /// No `.symtab`: only exported (`.dynsym`) functions can be found.
+    /// The executable has no `.symtab`: only exported (`.dynsym`) functions can be found.
     pub stripped: bool,
 }
 
@@ -89,25 +118,106 @@ impl Resolution {
     }
 }
 
-/// Resolves every `functions` pattern of `profile` in the ELF file `binary`.
+/// Resolves every `functions` pattern of `profile` in the one ELF file `binary` (its libraries
+/// are not followed: see [`resolve_objects`]).
 pub fn resolve(profile: &Profile, binary: &Path) -> Result<Resolution> {
     let elf = elf::read_functions(binary)?;
-    Ok(resolve_in(profile, binary, &elf))
+    let object = MappedObject {
+        path: binary.to_path_buf(),
+        open_path: binary.to_path_buf(),
+        id: super::objects::file_id(binary),
+        kind: ObjectKind::Executable,
+        pids: Vec::new(),
+    };
+    Ok(resolve_in(profile, binary, &[(object, Ok(elf))]))
 }
 
-/// [`resolve`] on already-read symbols.
-fn resolve_in(profile: &Profile, binary: &Path, elf: &ElfFunctions) -> Resolution {
+/// Resolves `profile` in the objects of one target, `objects[0]` being its executable (as
+/// [`super::objects`] lists them). Objects no pattern searches are not read; an object that
+/// cannot be read is a warning (unless it is the executable: an error).
+pub fn resolve_objects(
+    profile: &Profile,
+    binary: &Path,
+    objects: &[MappedObject],
+) -> Result<Resolution> {
+    let mut read = Vec::new();
+    for obj in objects {
+        let searched = searches(profile, obj);
+        let elf = if searched {
+            match elf::read_functions(&obj.open_path) {
+                Err(e) if obj.kind == ObjectKind::Executable => return Err(e),
+                r => r.map_err(|e| format!("{e:#}")),
+            }
+        } else {
+            Err(String::new())
+        };
+        read.push((obj.clone(), elf));
+    }
+    Ok(resolve_in(profile, binary, &read))
+}
+
+/// Whether pattern `p` is searched in `obj`.
+fn pattern_searches(p: &Pattern, obj: &MappedObject) -> bool {
+    match &p.object {
+        Some(name) => name.matches(&obj.path),
+        None => obj.kind != ObjectKind::SystemLibrary,
+    }
+}
+
+/// Whether any probed pattern of `profile` is searched in `obj`.
+fn searches(profile: &Profile, obj: &MappedObject) -> bool {
+    profile
+        .layers
+        .iter()
+        .flat_map(|l| l.functions.iter().chain(&l.entry_only))
+        .any(|p| pattern_searches(p, obj))
+}
+
+/// [`resolve_objects`] on already-read symbols (`Err("")`: not searched; `Err(why)`: unreadable).
+fn resolve_in(
+    profile: &Profile,
+    binary: &Path,
+    objects: &[(MappedObject, std::result::Result<ElfFunctions, String>)],
+) -> Resolution {
     let mut res = Resolution {
         binary: binary.to_path_buf(),
+        objects: Vec::new(),
         functions: Vec::new(),
         unmatched: Vec::new(),
         skipped: Vec::new(),
         warnings: Vec::new(),
-        stripped: !elf.has_symtab,
+        stripped: false,
     };
-    // Entry address → index into res.functions: one probe per address.
-    let mut by_address: HashMap<u64, usize> = HashMap::new();
-    let suggestions = Suggestions::new(&elf.functions);
+    for (obj, elf) in objects {
+        let stripped = elf.as_ref().is_ok_and(|e| !e.has_symtab);
+        if obj.kind == ObjectKind::Executable && stripped {
+            res.stripped = true;
+        }
+        res.objects.push(ObjectReport {
+            path: obj.path.clone(),
+            kind: obj.kind,
+            searched: elf.is_ok(),
+            stripped,
+            functions: 0,
+            error: elf.as_ref().err().filter(|e| !e.is_empty()).cloned(),
+        });
+        if let Err(e) = elf {
+            if !e.is_empty() {
+                res.warnings.push(format!(
+                    "cannot read the symbols of {}: {e}",
+                    obj.path.display()
+                ));
+            }
+        }
+    }
+    let readable: Vec<(usize, &MappedObject, &ElfFunctions)> = objects
+        .iter()
+        .enumerate()
+        .filter_map(|(i, (o, e))| e.as_ref().ok().map(|e| (i, o, e)))
+        .collect();
+    // (object index, entry address) → index into res.functions: one probe per address.
+    let mut by_address: HashMap<(usize, u64), usize> = HashMap::new();
+    let suggestions = Suggestions::new(readable.iter().flat_map(|(_, _, e)| &e.functions));
     for layer in &profile.layers {
         let listed = layer
             .functions
@@ -116,55 +226,81 @@ fn resolve_in(profile: &Profile, binary: &Path, elf: &ElfFunctions) -> Resolutio
             .chain(layer.entry_only.iter().map(|p| (p, true)));
         for (pattern, entry_only) in listed {
             let mut alt_hit = vec![false; pattern.alternatives.len()];
-            for f in &elf.functions {
-                let Some(alt) = pattern.matching_alternative(&f.demangled) else {
+            for &(oi, obj, elf) in &readable {
+                if !pattern_searches(pattern, obj) {
                     continue;
-                };
-                alt_hit[alt] = true;
-                add_match(
-                    &mut res,
-                    &mut by_address,
-                    &layer.name,
-                    pattern,
-                    f,
-                    binary,
-                    entry_only,
-                );
+                }
+                for f in &elf.functions {
+                    let Some(alt) = pattern.matching_alternative(&f.demangled) else {
+                        continue;
+                    };
+                    alt_hit[alt] = true;
+                    let m = Match {
+                        layer: &layer.name,
+                        pattern,
+                        f,
+                        object: obj,
+                        object_index: oi,
+                        entry_only,
+                    };
+                    if add_match(&mut res, &mut by_address, m) {
+                        res.objects[oi].functions += 1;
+                    }
+                }
             }
             record_unmatched(&mut res, &suggestions, &layer.name, pattern, &alt_hit);
         }
     }
-    if res.stripped {
-        let missing: Vec<&str> = res
-            .unmatched_warnings()
-            .map(|u| u.pattern.as_str())
+    let missing: Vec<&str> = res
+        .unmatched_warnings()
+        .map(|u| u.pattern.as_str())
+        .collect();
+    if !missing.is_empty() {
+        let stripped: Vec<String> = res
+            .objects
+            .iter()
+            .filter(|o| o.stripped && o.kind != ObjectKind::SystemLibrary)
+            .map(|o| o.path.display().to_string())
             .collect();
-        if !missing.is_empty() {
-            res.warnings.insert(
-                0,
-                format!(
-                    "{} is stripped: no .symtab, only exported functions (.dynsym) can be found; \
-                     {} pattern(s) unresolved: {}; rebuild with symbols or point --binary at an \
-                     unstripped copy",
-                    binary.display(),
-                    missing.len(),
-                    missing.join(", ")
-                ),
+        if !stripped.is_empty() {
+            let warning = format!(
+                "{} is stripped: no .symtab, only exported functions (.dynsym) can be found; \
+                 {} pattern(s) unresolved: {}; rebuild with symbols or point --binary at an \
+                 unstripped copy",
+                stripped.join(", "),
+                missing.len(),
+                missing.join(", ")
             );
+            res.warnings.insert(0, warning);
         }
     }
     res
 }
 
+/// One symbol a pattern matched, and where.
+struct Match<'a> {
+    layer: &'a str,
+    pattern: &'a Pattern,
+    f: &'a ElfFunction,
+    object: &'a MappedObject,
+    object_index: usize,
+    entry_only: bool,
+}
+
+/// Adds a match; returns whether it is a new function to probe.
 fn add_match(
     res: &mut Resolution,
-    by_address: &mut HashMap<u64, usize>,
-    layer: &str,
-    pattern: &Pattern,
-    f: &ElfFunction,
-    binary: &Path,
-    entry_only: bool,
-) {
+    by_address: &mut HashMap<(usize, u64), usize>,
+    m: Match<'_>,
+) -> bool {
+    let Match {
+        layer,
+        pattern,
+        f,
+        object,
+        object_index,
+        entry_only,
+    } = m;
     if f.is_cold_part() {
         res.skipped.push(Skipped {
             layer: layer.to_string(),
@@ -173,9 +309,9 @@ fn add_match(
             address: f.address,
             reason: "`.cold` part split off by the compiler: not a function entry".to_string(),
         });
-        return;
+        return false;
     }
-    if let Some(&i) = by_address.get(&f.address) {
+    if let Some(&i) = by_address.get(&(object_index, f.address)) {
         let first = &mut res.functions[i];
         if first.mangled != f.mangled && !first.aliases.contains(&f.mangled) {
             first.aliases.push(f.mangled.clone());
@@ -187,7 +323,7 @@ fn add_match(
                 f.demangled, first.layer, first.pattern, pattern.text, first.layer
             ));
         }
-        return;
+        return false;
     }
     if f.is_partial_inline_part() {
         res.warnings.push(format!(
@@ -196,13 +332,15 @@ fn add_match(
             f.demangled
         ));
     }
-    by_address.insert(f.address, res.functions.len());
+    by_address.insert((object_index, f.address), res.functions.len());
     res.functions.push(ResolvedFunction {
         layer: layer.to_string(),
         pattern: pattern.text.clone(),
         demangled: f.demangled.clone(),
         mangled: f.mangled.clone(),
-        binary: binary.to_path_buf(),
+        binary: object.open_path.clone(),
+        object: object.path.clone(),
+        object_id: object.id,
         address: f.address,
         file_offset: f.file_offset,
         size: f.size,
@@ -211,6 +349,7 @@ fn add_match(
         aliases: Vec::new(),
         entry_only,
     });
+    true
 }
 
 fn record_unmatched(
@@ -255,8 +394,8 @@ struct Suggestions {
 }
 
 impl Suggestions {
-    fn new(functions: &[ElfFunction]) -> Self {
-        let names: BTreeSet<&str> = functions.iter().map(|f| f.qualified.as_str()).collect();
+    fn new<'a>(functions: impl Iterator<Item = &'a ElfFunction>) -> Self {
+        let names: BTreeSet<&str> = functions.map(|f| f.qualified.as_str()).collect();
         Suggestions {
             names: names
                 .into_iter()
@@ -313,32 +452,6 @@ fn distance(pattern: &str, name: &str, bound: usize) -> usize {
         }
     }
     best
-}
-
-/// The executables of `pids`, one entry per file with the processes running it, in first-seen
-/// order. Files are compared by identity (device, inode), not path: processes still running a
-/// replaced (deleted) executable are each named by their own `/proc/PID/exe`, and probing the
-/// one file once per path would stack uprobes. Pids whose executable cannot be read are left
-/// out (`binary_of_pid` says why when asked directly).
-pub fn binaries_of_pids(pids: &[u32]) -> Vec<(PathBuf, Vec<u32>)> {
-    use std::os::unix::fs::MetadataExt;
-    /// (device, inode) of a file.
-    type FileId = Option<(u64, u64)>;
-    let mut out: Vec<(PathBuf, FileId, Vec<u32>)> = Vec::new();
-    for &pid in pids {
-        let Ok(bin) = binary_of_pid(pid) else {
-            continue;
-        };
-        let id = std::fs::metadata(&bin).ok().map(|m| (m.dev(), m.ino()));
-        match out
-            .iter_mut()
-            .find(|(b, i, _)| if id.is_some() { *i == id } else { *b == bin })
-        {
-            Some((_, _, ps)) => ps.push(pid),
-            None => out.push((bin, id, vec![pid])),
-        }
-    }
-    out.into_iter().map(|(b, _, ps)| (b, ps)).collect()
 }
 
 /// The executable of a running process, for resolving its symbols and attaching uprobes.

@@ -50,11 +50,12 @@ struct ProcessLayout {
 pub enum WalkEnd {
     /// At a thread or process entry (`_start`, `clone3`, `start_thread`): the stack is whole.
     ThreadEntry,
-    /// In a shared library (libc, libstdc++...) built without frame pointers: everything from
+    /// In a system library (libc, libstdc++...) built without frame pointers: everything from
     /// the traced program's own code is there, the library's callers are not.
     Library,
-    /// Inside the traced executable, or at an address outside any mapping: the executable's
-    /// frame chain is broken (built without frame pointers), frames are missing.
+    /// Inside the program's own code (its executable or one of its libraries, such as a
+    /// fork's `libraftcore.so`), or at an address outside any mapping: a frame chain is broken
+    /// (built without frame pointers), frames are missing.
     Truncated,
 }
 
@@ -146,9 +147,24 @@ impl StackSymbolizer {
             root_ip
         };
         match self.module_of(pid, addr) {
-            Some((_, false)) => WalkEnd::Library,
+            Some((path, false)) if crate::symbols::objects::is_system_path(&path) => {
+                WalkEnd::Library
+            }
             _ => WalkEnd::Truncated,
         }
+    }
+
+    /// For a truncated walk (see [`WalkEnd::Truncated`]): the object whose frame chain broke,
+    /// i.e. the file holding the outermost frame that lies in a mapping (the frames beyond it,
+    /// if any, are garbage read through a frame pointer that object did not keep). `None`
+    /// when no frame is in a known mapping.
+    pub fn walk_broke_in(&self, pid: u32, ips: &[u64]) -> Option<String> {
+        ips.iter().enumerate().rev().find_map(|(i, &ip)| {
+            // Return addresses point after the call: look up the call itself.
+            let addr = if i > 0 { ip.saturating_sub(1) } else { ip };
+            self.module_of(pid, addr)
+                .map(|(path, _)| path.display().to_string())
+        })
     }
 
     /// Loads the kernel's symbol table now (reading /proc/kallsyms costs the kernel ~1 s of

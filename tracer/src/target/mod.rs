@@ -1,7 +1,7 @@
 //! What to trace, and what user space reads about it from /proc and the file system.
 //!
 //! In: the user's `--pid` / `--comm` / `-- CMD` ([`TargetSpec`]). Out: the pids to trace and
-//! their executables ([`executables`], what gets probed), or a [`HeldChild`] that waits until
+//! their executables and libraries ([`objects`], what gets probed), or a [`HeldChild`] that waits until
 //! the programs are attached; process names, command lines and open fds ([`procfs`]); disk
 //! counters, process I/O and data-dir sizes over the run ([`diskstats`], [`disk_watch`]); and
 //! the checks that fail a doomed run before anything is attached ([`preflight`]). Never: loads
@@ -15,6 +15,8 @@ pub mod procfs;
 use anyhow::{bail, Context, Result};
 use std::ffi::CString;
 use std::path::{Path, PathBuf};
+
+use crate::symbols::objects::{self, TargetObjects};
 
 /// How the user said what to trace.
 #[derive(Clone, Debug)]
@@ -55,23 +57,22 @@ pub fn resolve_existing(spec: &TargetSpec) -> Result<Vec<u32>> {
     }
 }
 
-/// The executables whose functions get probed: those of the named processes, one entry per
-/// file however many processes run it (same file, any path), or the command's.
-pub fn executables(spec: &TargetSpec) -> Result<Vec<PathBuf>> {
+/// The objects whose functions get probed: the executables and shared libraries the named
+/// processes map (one entry per executable file however many processes run it, each object
+/// once), or the command's executable and the libraries the loader would load for it.
+pub fn objects(spec: &TargetSpec) -> Result<Vec<TargetObjects>> {
     let pids = match spec {
         TargetSpec::Command(argv) => {
-            return Ok(argv
+            return argv
                 .first()
                 .and_then(|a| command_executable(a))
-                .into_iter()
-                .collect())
+                .map(|exe| objects::target_of_executable(&exe))
+                .transpose()
+                .map(|t| t.into_iter().collect());
         }
         other => resolve_existing(other)?,
     };
-    Ok(crate::symbols::resolve::binaries_of_pids(&pids)
-        .into_iter()
-        .map(|(bin, _)| bin)
-        .collect())
+    Ok(objects::targets_of_pids(&pids))
 }
 
 /// The executable of a command given after `--`: `argv[0]` as a path, or looked up in PATH.
@@ -122,6 +123,9 @@ impl HeldChild {
         }
         if pid == 0 {
             unsafe {
+                // A process group of its own, as timeout(1) gives its command: at the end of
+                // the run the command and everything it forked are stopped together.
+                libc::setpgid(0, 0);
                 libc::close(fds[1]);
                 let mut byte = 0u8;
                 let n = libc::read(fds[0], (&mut byte as *mut u8).cast(), 1);
@@ -200,6 +204,39 @@ impl HeldChild {
         } else {
             r < 0
         }
+    }
+}
+
+/// How long a command stopped at the end of a run gets to exit after SIGTERM before SIGKILL.
+pub const STOP_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
+
+impl HeldChild {
+    /// Stops the command the way `timeout(1)` does when its time is up: SIGTERM to the
+    /// command's process group (the command and what it forked), then SIGKILL to the group if
+    /// the command has not exited after `grace`. Returns the signal that ended the wait
+    /// (`None` when the command had already exited) and leaves its status in `exit_status`.
+    pub fn stop(&mut self, grace: std::time::Duration) -> Option<&'static str> {
+        if self.try_reap() {
+            return None;
+        }
+        let group = -(self.pid as i32);
+        // SAFETY: signalling our own child's process group.
+        unsafe { libc::kill(group, libc::SIGTERM) };
+        let deadline = std::time::Instant::now() + grace;
+        while std::time::Instant::now() < deadline {
+            if self.try_reap() {
+                return Some("SIGTERM");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        // SAFETY: as above.
+        unsafe { libc::kill(group, libc::SIGKILL) };
+        let mut status = 0;
+        // SAFETY: plain blocking waitpid on our own child, which SIGKILL ends.
+        if unsafe { libc::waitpid(self.pid as i32, &mut status, 0) } == self.pid as i32 {
+            self.exit_status = Some(128 + libc::WTERMSIG(status));
+        }
+        Some("SIGKILL")
     }
 }
 

@@ -159,6 +159,7 @@ impl Canned {
                 })
                 .collect(),
             heartbeat_per_s: hb,
+            inferred: None,
         });
         self
     }
@@ -169,6 +170,7 @@ impl Canned {
             pid,
             function: function.into(),
             pattern: function.into(),
+            object: "/opt/kv/bin/raftkv-node".into(),
             layer: layer.into(),
             entries: calls,
             returns: calls,

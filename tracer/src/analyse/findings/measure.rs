@@ -258,7 +258,11 @@ fn io_wait(snapshot: &Snapshot, node: &roles::Node) -> Measured {
     let mut ns = 0u64;
     let mut calls = 0u64;
     for r in snapshot.syscalls.iter().filter(|r| r.pid == node.pid) {
-        if r.fd_kind == FdKind::File || syscalls::FLUSH_SYSCALLS.contains(&r.name.as_str()) {
+        // Every syscall on files: on file fds (close included), flushes, and by path (opens).
+        if r.fd_kind == FdKind::File
+            || syscalls::FLUSH_SYSCALLS.contains(&r.name.as_str())
+            || syscalls::PATH_SYSCALLS.contains(&r.name.as_str())
+        {
             ns += r.stats.total_ns;
             calls += r.stats.count;
         }
@@ -305,8 +309,22 @@ fn write_fsync_ratio(snapshot: &Snapshot, pid: u32) -> Measured {
 /// Path fragments of persister/data files, besides files under a node's data dirs.
 pub const PERSISTER_MARKERS: &[&str] = &["persist", "raftstate", "raft_state", "snapshot"];
 
-/// Whether `path` is one of the node's persister/data files.
+/// File names that are logs (stdout redirected to a file, a log file), never raft state.
+pub const LOG_MARKERS: &[&str] = &[".log", ".out", ".err", "stdout", "stderr", "nohup"];
+
+/// Whether a file name reads as a log (see [`LOG_MARKERS`]).
+pub fn is_log_file(path: &str) -> bool {
+    let name = path.rsplit('/').next().unwrap_or(path).to_ascii_lowercase();
+    LOG_MARKERS.iter().any(|m| name.contains(m))
+        && !PERSISTER_MARKERS.iter().any(|m| name.contains(m))
+}
+
+/// Whether `path` is one of the node's persister/data files: under its data directories or
+/// named like one, and not a log (a node's stdout in its working directory is no raft state).
 pub fn is_persister_file(snapshot: &Snapshot, pid: u32, path: &str) -> bool {
+    if is_log_file(path) {
+        return false;
+    }
     let in_data_dir = snapshot.disk.as_ref().is_some_and(|d| {
         d.data_dirs.iter().any(|dd| {
             dd.pid == pid && {
@@ -402,25 +420,42 @@ fn data_growth(snapshot: &Snapshot, nodes: &[roles::Node]) -> Vec<Measurement> {
             "no data directories recorded in this session".into(),
         ))];
     };
-    let mut out = Vec::new();
+    // A directory is reported once, however many processes wrote there (three nodes and a
+    // launcher sharing a working directory): its size before is the earliest recorded.
+    let mut by_path: Vec<(&str, Vec<&crate::model::DataDir>)> = Vec::new();
     for dd in dirs {
-        let lifetime = nodes
+        match by_path.iter_mut().find(|(p, _)| *p == dd.path) {
+            Some((_, v)) => v.push(dd),
+            None => by_path.push((dd.path.as_str(), vec![dd])),
+        }
+    }
+    let mut out = Vec::new();
+    for (path, seen) in by_path {
+        let lifetime = seen
             .iter()
-            .find(|n| n.pid == dd.pid)
-            .map_or(snapshot.duration_s, |n| n.lifetime_s);
-        let m = match dd.bytes_before {
+            .map(|dd| {
+                nodes
+                    .iter()
+                    .find(|n| n.pid == dd.pid)
+                    .map_or(snapshot.duration_s, |n| n.lifetime_s)
+            })
+            .fold(0.0, f64::max);
+        let after = seen.iter().map(|dd| dd.bytes_after).max().unwrap_or(0);
+        let before = seen.iter().filter_map(|dd| dd.bytes_before).min();
+        let m = match before {
             Some(before) => Measured::Value(
-                (dd.bytes_after as f64 - before as f64) / lifetime.max(1e-9),
-                format!("{before} → {} bytes in {lifetime:.1} s", dd.bytes_after),
+                (after as f64 - before as f64) / lifetime.max(1e-9),
+                format!("{before} → {after} bytes in {lifetime:.1} s"),
             ),
             None => Measured::NotMeasured(format!(
-                "directory found only during the run: no size before ({} bytes after)",
-                dd.bytes_after
+                "directory found only during the run: no size before ({after} bytes after)"
             )),
         };
+        let pids: Vec<u32> = seen.iter().map(|dd| dd.pid).collect();
         out.push(Measurement {
-            node: Some(dd.pid),
-            subject: Some(dd.path.clone()),
+            // A directory of several processes belongs to none of them.
+            node: (pids.len() == 1).then_some(pids[0]),
+            subject: Some(path.to_string()),
             measured: m,
         });
     }

@@ -216,6 +216,21 @@ fn io_wait_share_is_thread_time_in_file_syscalls() {
     assert_eq!(st, Status::Info);
     // 1 s fsync + 0.2 ms writes over 10 s.
     assert!((v.unwrap() - 10.002).abs() < 0.001, "{v:?}");
+    // Opens and closes count too (issue 19: a persister reopening its file spent more in
+    // openat/close than in its writes); socket and pipe syscalls do not.
+    let s = Canned::new(10.0)
+        .node(P)
+        .file_io(P, DATA, "write", stats(100, 2_000, 10_000))
+        .file_io(P, DATA, "fsync", stats(100, 10_000_000, 0))
+        .syscall(P, "epoll_wait", FdKind::Other, stats(10, 100_000_000, 0))
+        .syscall(P, "openat", FdKind::None, stats(1000, 500_000, 0))
+        .syscall(P, "close", FdKind::File, stats(1000, 300_000, 0))
+        .syscall(P, "close", FdKind::Socket, stats(1000, 300_000, 0))
+        .syscall(P, "read", FdKind::Other, stats(1000, 300_000, 0))
+        .build();
+    let (_, v) = status(&s, "log_io.io_wait_share");
+    // + 0.5 s opens + 0.3 s closes of files.
+    assert!((v.unwrap() - 18.002).abs() < 0.001, "{v:?}");
 }
 
 #[test]
@@ -251,6 +266,46 @@ fn durability() {
         .data_dir(P, "/srv/kv0", Some(0), 10)
         .build();
     assert_eq!(status(&s, "durability.unflushed_writes").0, Status::Warning);
+    // Except a log there: a node's stdout redirected into its working directory, which is
+    // a data dir because the node has files open in it (issue 10: 72% of "Persister writes"
+    // were the log).
+    let s = Canned::new(10.0)
+        .node(P)
+        .file_io(P, "/srv/kv/raftkv-node0.out", "write", stats(700, 1_000, 1))
+        .file_io(P, "/srv/kv/node0/raftstate", "write", stats(10, 1_000, 1))
+        .data_dir(P, "/srv/kv", Some(0), 10)
+        .build();
+    let fs = evaluate(&s);
+    let f = get(&fs, "durability.unflushed_writes", Some(P));
+    assert_eq!(f.value, Some(10.0), "{}", f.detail);
+    assert!(!f.detail.contains(".out"), "{}", f.detail);
+}
+
+/// A directory shared by three nodes and their launcher (a launch script's working directory)
+/// grows once, not four times.
+#[test]
+fn a_shared_directory_grows_once() {
+    let mut c = Canned::new(10.0);
+    for pid in [P, P + 1, P + 2, P + 3] {
+        c = c
+            .node(pid)
+            .samples(pid, "t", &["f"], 1)
+            .data_dir(pid, "/srv/kv", Some(1000), 11_000);
+    }
+    let s = c.data_dir(P, "/srv/kv/node0", Some(0), 500).build();
+    let fs = evaluate(&s);
+    let g: Vec<_> = fs.iter().filter(|f| f.id == "log_io.data_growth").collect();
+    assert_eq!(g.len(), 2, "{g:#?}");
+    let shared = g
+        .iter()
+        .find(|f| f.subject.as_deref() == Some("/srv/kv"))
+        .unwrap();
+    assert_eq!((shared.node, shared.value), (None, Some(1000.0)));
+    let own = g
+        .iter()
+        .find(|f| f.subject.as_deref() == Some("/srv/kv/node0"))
+        .unwrap();
+    assert_eq!((own.node, own.value), (Some(P), Some(50.0)));
 }
 
 fn lock_run(wait_ns: u64, frames: &[&str], layer: Option<&str>) -> Snapshot {

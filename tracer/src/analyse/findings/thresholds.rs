@@ -135,7 +135,7 @@ pub const THRESHOLDS: &[Threshold] = &[
         limit: Limit::None,
         meaning: "",
         advice: "",
-        ok_meaning: "thread-seconds in file syscalls (read/write/fsync on files) per second of the run; 100% = one thread always waiting on file I/O",
+        ok_meaning: "thread-seconds in file syscalls (every syscall on a file fd, close included, flushes, and opens, stats, renames and unlinks by path) per second of the run; 100% = one thread always waiting on file I/O",
         origin: "spec",
     },
     Threshold {
