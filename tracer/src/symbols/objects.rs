@@ -416,6 +416,12 @@ struct DynamicInfo {
 
 impl DynamicInfo {
     fn read(path: &Path) -> Result<DynamicInfo> {
+        // A FIFO or a device would block or never end.
+        let meta =
+            std::fs::metadata(path).with_context(|| format!("reading {}", path.display()))?;
+        if !meta.is_file() {
+            anyhow::bail!("{} is not a regular file", path.display());
+        }
         let data = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
         Self::parse(&data, path).with_context(|| format!("{} is not an ELF object", path.display()))
     }
@@ -555,6 +561,9 @@ impl LoaderSearch {
 fn is_elf_for(path: &Path, machine: u16) -> bool {
     use std::io::Read;
     let mut head = [0u8; 20];
+    if !std::fs::metadata(path).is_ok_and(|m| m.is_file()) {
+        return false;
+    }
     let Ok(mut f) = std::fs::File::open(path) else {
         return false;
     };
