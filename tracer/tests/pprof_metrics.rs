@@ -164,6 +164,7 @@ fn pprof_round_trip_of_three_stacks() {
     assert_eq!(labels["pid"], "100");
     assert_eq!(labels["thread"], "applier");
     assert_eq!(labels["node"], "raftkv-node_100");
+    assert_eq!(labels["host"], "host-a", "--host-label on every sample");
     assert!(!labels.contains_key("layer"), "no layer → no label");
 
     let (stack, values, labels) = &d.samples[1];
@@ -213,6 +214,7 @@ fn go_tool_pprof_reads_back_every_stack_count_and_label() {
             ("pid".to_string(), pid.to_string()),
             ("node".to_string(), format!("raftkv-node_{pid}")),
             ("thread".to_string(), thread.to_string()),
+            ("host".to_string(), "host-a".to_string()),
         ]);
         if let Some(l) = layer {
             m.insert("layer".into(), l.into());
@@ -749,9 +751,12 @@ fn metrics_are_valid_exposition_text_whose_values_are_the_snapshots() {
             .unwrap_or_else(|| panic!("{} is not in the table", x.name));
         let mut names: Vec<&str> = x.labels.keys().map(String::as_str).collect();
         names.retain(|l| *l != "le");
+        // Every family carries the host first (`--host-label`), then its own labels.
         let mut want = row.labels.to_vec();
+        want.push(tracer::output::metrics::table::HOST_LABEL);
         want.sort_unstable();
         assert_eq!(names, want, "{}", x.name);
+        assert_eq!(x.labels["host"], "host-a", "{}", x.name);
     }
     assert!(
         text.contains("# HELP tracer_cpu_samples_total On-CPU stack samples (99 Hz per CPU)"),

@@ -64,6 +64,11 @@ pub struct RunArgs {
     /// events, tracer's own overhead.
     #[arg(long, value_name = "ADDR")]
     pub metrics: Option<String>,
+    /// Name of this host in snapshots, windows, pprof labels and metrics (`host` label), so
+    /// one tracer per machine can be told apart and merged (`tracer merge`). Default: the
+    /// hostname. Letters, digits, `.`, `_` and `-` only.
+    #[arg(long, value_name = "NAME", value_parser = parse_host_label)]
+    pub host_label: Option<String>,
     /// Window snapshots kept on disk.
     #[arg(long, value_name = "N", default_value_t = 60)]
     pub keep_windows: usize,
@@ -108,6 +113,10 @@ impl RunArgs {
                 out_dir: self.output.unwrap_or_else(default_out_dir),
                 keep_windows: self.keep_windows.max(1),
                 invocation,
+                host: match self.host_label {
+                    Some(h) => h,
+                    None => hostname()?,
+                },
             },
         })
     }
@@ -120,4 +129,44 @@ fn default_out_dir() -> PathBuf {
             .format("session_%Y%m%d_%H%M%S")
             .to_string(),
     )
+}
+
+/// A host label: 1-64 of `[A-Za-z0-9._-]`. `:` is refused because merged sessions name
+/// nodes `host:pid`; whitespace and quotes would make awkward label values and file names.
+pub fn parse_host_label(s: &str) -> Result<String, String> {
+    if s.is_empty() || s.len() > 64 {
+        return Err("a host label is 1 to 64 characters".into());
+    }
+    match s
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')))
+    {
+        Some(c) => Err(format!(
+            "{c:?} is not allowed in a host label: use letters, digits, '.', '_' and '-'"
+        )),
+        None => Ok(s.to_string()),
+    }
+}
+
+/// The kernel's hostname (of this UTS namespace), as `hostname(1)` prints it, made a valid
+/// host label (other characters become `_`).
+fn hostname() -> Result<String> {
+    let raw = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map_err(|e| anyhow::anyhow!("cannot read the hostname ({e}): give --host-label NAME"))?;
+    let name: String = raw
+        .trim()
+        .chars()
+        .take(64)
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if name.is_empty() {
+        anyhow::bail!("the hostname is empty: give --host-label NAME");
+    }
+    Ok(name)
 }

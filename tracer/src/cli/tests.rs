@@ -119,6 +119,12 @@ fn the_conversion_decides_every_default() {
     assert!(o.output.out_dir.starts_with("tracer_results"));
     assert_eq!(o.output.keep_windows, 60);
     assert_eq!(o.output.invocation, ["tracer"]);
+    let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+    assert_eq!(
+        o.output.host,
+        hostname.trim(),
+        "--host-label defaults to the hostname"
+    );
 
     let o = options(&[
         "--no-follow",
@@ -233,4 +239,18 @@ fn report_and_diff_take_session_folders() {
     }
     assert!(parse(&["diff", "a"]).is_err());
     assert!(parse(&["profile"]).is_err(), "profile needs an action");
+}
+
+#[test]
+fn host_labels_are_names_that_merge_and_prometheus_can_carry() {
+    assert_eq!(
+        options(&["-p", "1", "--host-label", "db-3.eu_1"])
+            .output
+            .host,
+        "db-3.eu_1"
+    );
+    for bad in ["", "a:b", "a b", "a\"b", &"x".repeat(65)] {
+        let e = parse(&["run", "-p", "1", "--host-label", bad]).unwrap_err();
+        assert!(e.to_string().contains("host label"), "{bad:?}: {e}");
+    }
 }

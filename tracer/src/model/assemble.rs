@@ -265,6 +265,7 @@ pub fn build_snapshot(
         functions,
         schema_version: SNAPSHOT_SCHEMA_VERSION,
         tracer_version: env!("CARGO_PKG_VERSION").into(),
+        host: String::new(),
         started_at,
         duration_s,
         invocation,

@@ -19,6 +19,11 @@ pub const SNAPSHOT_SCHEMA_VERSION: u32 = 1;
 pub struct Snapshot {
     pub schema_version: u32,
     pub tracer_version: String,
+    /// The host the run traced, as `--host-label` named it (default: the hostname), so
+    /// sessions, windows, profiles and metrics of several machines can be told apart and
+    /// merged (`tracer merge`). Empty in sessions saved before it was recorded.
+    #[serde(default)]
+    pub host: String,
     /// Local start time, RFC 3339.
     pub started_at: String,
     /// Wall-clock seconds between attaching and the final read of the maps.

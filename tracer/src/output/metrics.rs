@@ -11,7 +11,10 @@
 //! a window's): Prometheus computes rates itself, and counters that reset every window would
 //! look like process restarts to it.
 //!
-//! Labels: `node` is the process label `comm_pid` (as in the session's file names), `layer` is
+//! Labels: every sample carries `host` first (`--host-label`, default the hostname; left out
+//! for sessions saved before it was recorded), so the series of
+//! one tracer per machine stay apart whatever the scrape's `instance` is. `node` is the
+//! process label `comm_pid` (as in the session's file names), `layer` is
 //! empty outside any layer (Prometheus treats an empty label as absent), and `function` is the
 //! qualified name without its parameter list, to keep series few and readable.
 
@@ -40,6 +43,7 @@ pub fn render(snapshot: &Snapshot, overhead: Option<&SelfCost>) -> String {
         .iter()
         .map(|p| (p.pid, p.label()))
         .collect();
+    let host = snapshot.host.as_str();
     let node = |pid: u32| {
         nodes
             .get(&pid)
@@ -67,7 +71,7 @@ pub fn render(snapshot: &Snapshot, overhead: Option<&SelfCost>) -> String {
         (&table::SYSCALL_BYTES, |s| s.bytes.to_string()),
     ];
     for (metric, value) in sys_families {
-        let mut f = Family::new(metric);
+        let mut f = Family::new(host, metric);
         for ((pid, name, kind, layer), s) in &sys {
             f.sample(
                 &[&node(*pid), &pid.to_string(), name, kind, layer],
@@ -93,8 +97,8 @@ pub fn render(snapshot: &Snapshot, overhead: Option<&SelfCost>) -> String {
         e.0 += f.entries;
         merge_latency(&mut e.1, &f.latency);
     }
-    let mut calls = Family::new(&table::FUNCTION_CALLS);
-    let mut latency = Family::new(&table::FUNCTION_LATENCY);
+    let mut calls = Family::new(host, &table::FUNCTION_CALLS);
+    let mut latency = Family::new(host, &table::FUNCTION_LATENCY);
     for ((pid, layer, function), (entries, lat)) in &funcs {
         let values = [node(*pid), pid.to_string(), layer.clone(), function.clone()];
         let values: Vec<&str> = values.iter().map(String::as_str).collect();
@@ -111,7 +115,7 @@ pub fn render(snapshot: &Snapshot, overhead: Option<&SelfCost>) -> String {
             *per.entry((st.pid, st.layer.clone().unwrap_or_default()))
                 .or_default() += st.count;
         }
-        let mut f = Family::new(&table::CPU_SAMPLES);
+        let mut f = Family::new(host, &table::CPU_SAMPLES);
         for ((pid, layer), n) in &per {
             f.sample(&[&node(*pid), &pid.to_string(), layer], n);
         }
@@ -121,13 +125,13 @@ pub fn render(snapshot: &Snapshot, overhead: Option<&SelfCost>) -> String {
         f.write(&mut out);
     }
 
-    let mut f = Family::new(&table::LOST_EVENTS);
+    let mut f = Family::new(host, &table::LOST_EVENTS);
     for (reason, n) in &snapshot.drops {
         f.sample(&[reason], n);
     }
     f.write(&mut out);
 
-    let mut f = Family::new(&table::NODE_ROLE);
+    let mut f = Family::new(host, &table::NODE_ROLE);
     for r in &snapshot.roles {
         let Some(current) = r.final_role() else {
             continue;
@@ -144,15 +148,15 @@ pub fn render(snapshot: &Snapshot, overhead: Option<&SelfCost>) -> String {
     }
     f.write(&mut out);
 
-    let mut f = Family::new(&table::RUN_SECONDS);
+    let mut f = Family::new(host, &table::RUN_SECONDS);
     f.sample(&[], snapshot.duration_s);
     f.write(&mut out);
 
     if let Some(o) = overhead {
-        let mut f = Family::new(&table::SELF_CPU_SECONDS);
+        let mut f = Family::new(host, &table::SELF_CPU_SECONDS);
         f.sample(&[], o.tracer_cpu_seconds);
         f.write(&mut out);
-        let mut f = Family::new(&table::SELF_RSS_BYTES);
+        let mut f = Family::new(host, &table::SELF_RSS_BYTES);
         f.sample(&[], o.tracer_rss_bytes);
         f.write(&mut out);
         let mut progs: BTreeMap<&str, (u64, u64)> = BTreeMap::new();
@@ -161,15 +165,15 @@ pub fn render(snapshot: &Snapshot, overhead: Option<&SelfCost>) -> String {
             e.0 += runs;
             e.1 += ns;
         }
-        let mut runs = Family::new(&table::BPF_PROGRAM_RUNS);
-        let mut time = Family::new(&table::BPF_PROGRAM_SECONDS);
+        let mut runs = Family::new(host, &table::BPF_PROGRAM_RUNS);
+        let mut time = Family::new(host, &table::BPF_PROGRAM_SECONDS);
         for (p, (r, ns)) in &progs {
             runs.sample(&[p], r);
             time.sample(&[p], seconds(*ns));
         }
         runs.write(&mut out);
         time.write(&mut out);
-        let mut f = Family::new(&table::BPF_STATS_SAMPLED_SECONDS);
+        let mut f = Family::new(host, &table::BPF_STATS_SAMPLED_SECONDS);
         f.sample(&[], o.bpf_sampled_seconds);
         f.write(&mut out);
     }
@@ -178,14 +182,17 @@ pub fn render(snapshot: &Snapshot, overhead: Option<&SelfCost>) -> String {
 
 /// The samples of one family, named and labelled as its [`Metric`] row says.
 struct Family {
+    /// The `host` label's value, on every sample.
+    host: String,
     metric: &'static Metric,
     help: String,
     lines: Vec<String>,
 }
 
 impl Family {
-    fn new(metric: &'static Metric) -> Family {
+    fn new(host: &str, metric: &'static Metric) -> Family {
         Family {
+            host: host.to_string(),
             metric,
             help: metric.help.to_string(),
             lines: Vec::new(),
@@ -201,11 +208,12 @@ impl Family {
 
     /// The `_bucket`, `_sum` and `_count` series of one latency histogram.
     fn histogram(&mut self, values: &[&str], s: &Stats) {
-        let l = self.labels(values);
-        histogram_lines(&mut self.lines, self.metric.name, &l, s);
+        let mut lines = Vec::new();
+        histogram_lines(&mut lines, self.metric.name, &self.labels(values), s);
+        self.lines.extend(lines);
     }
 
-    fn labels<'a>(&self, values: &[&'a str]) -> Vec<(&'static str, &'a str)> {
+    fn labels<'a>(&'a self, values: &[&'a str]) -> Vec<(&'static str, &'a str)> {
         assert_eq!(
             values.len(),
             self.metric.labels.len(),
@@ -213,11 +221,15 @@ impl Family {
             self.metric.name,
             self.metric.labels
         );
-        self.metric
-            .labels
-            .iter()
-            .copied()
-            .zip(values.iter().copied())
+        let host = (!self.host.is_empty()).then_some((table::HOST_LABEL, self.host.as_str()));
+        host.into_iter()
+            .chain(
+                self.metric
+                    .labels
+                    .iter()
+                    .copied()
+                    .zip(values.iter().copied()),
+            )
             .collect()
     }
 

@@ -14,8 +14,9 @@
 //!   Function's file name) so they stay recognisable without the suffix;
 //! - each sample's locations are leaf first, as pprof wants (`StackRecord::frames` is root
 //!   first);
-//! - string labels `node`, `pid`, `thread` and `layer` (when known) on every sample, so
-//!   `go tool pprof -tagfocus layer=consensus` or a Pyroscope label filter works.
+//! - string labels `host` (`--host-label`, when recorded), `node`, `pid`, `thread` and `layer`
+//!   (when known) on every sample, so `go tool pprof -tagfocus layer=consensus` or a
+//!   Pyroscope label filter works, and profiles of several machines stay apart.
 
 pub mod proto;
 
@@ -75,6 +76,8 @@ pub fn profile(snapshot: &Snapshot) -> Result<Profile> {
         ..Profile::default()
     };
 
+    let host =
+        (!snapshot.host.is_empty()).then(|| (strings.id("host"), strings.id(&snapshot.host)));
     let (k_node, k_pid, k_thread, k_layer) = (
         strings.id("node"),
         strings.id("pid"),
@@ -102,6 +105,7 @@ pub fn profile(snapshot: &Snapshot) -> Result<Profile> {
         if let Some(layer) = &st.layer {
             labels.push((k_layer, strings.id(layer)));
         }
+        labels.extend(host);
         out.sample.push(Sample {
             location_id,
             value: vec![count, count.saturating_mul(period)],

@@ -32,6 +32,8 @@ pub struct Summary {
 #[derive(Serialize)]
 pub struct Run {
     pub tracer_version: String,
+    /// The host the run traced (`--host-label`); empty for sessions saved before it was kept.
+    pub host: String,
     pub started_at: String,
     pub duration_s: f64,
     pub invocation: Vec<String>,
@@ -123,6 +125,7 @@ pub fn build(snapshot: &Snapshot, found: &[Finding], dir: &Path) -> Summary {
         schema_version: SUMMARY_SCHEMA_VERSION,
         run: Run {
             tracer_version: snapshot.tracer_version.clone(),
+            host: snapshot.host.clone(),
             started_at: snapshot.started_at.clone(),
             duration_s: snapshot.duration_s,
             invocation: snapshot.invocation.clone(),

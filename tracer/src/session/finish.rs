@@ -122,6 +122,7 @@ impl Collected {
             self.duration_s,
             opts.output.invocation.clone(),
         );
+        snapshot.host = opts.output.host.clone();
         snapshot.profile = self.profile;
         snapshot.offcpu = self.offcpu;
         snapshot.roles = self.roles;

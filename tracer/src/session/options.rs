@@ -86,4 +86,7 @@ pub struct OutputOptions {
     pub keep_windows: usize,
     /// How `tracer` was invoked, recorded in the report.
     pub invocation: Vec<String>,
+    /// The host label (`--host-label`, default the hostname) every snapshot, window, pprof
+    /// profile and metric carries.
+    pub host: String,
 }

@@ -386,6 +386,8 @@ pub(super) struct WindowCloser {
     /// `-F`, when sampling.
     sample_freq: Option<u64>,
     invocation: Vec<String>,
+    /// `--host-label`, carried by every window and the metrics.
+    host: String,
 }
 
 impl WindowCloser {
@@ -393,6 +395,7 @@ impl WindowCloser {
         WindowCloser {
             sample_freq: opts.kernel.sample_freq,
             invocation: opts.output.invocation.clone(),
+            host: opts.output.host.clone(),
             last: Instant::now(),
             started_at: chrono::Local::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, false),
             prev: KernelData::default(),
@@ -444,6 +447,7 @@ impl WindowCloser {
             seconds,
             self.invocation.clone(),
         );
+        window.host = self.host.clone();
         window.offcpu = offcpu;
         window.profile = profile;
         window.self_cost = Some(overhead::measure(bpf_cost));
@@ -494,6 +498,7 @@ impl WindowCloser {
             start.elapsed().as_secs_f64(),
             Vec::new(),
         );
+        s.host = self.host.clone();
         // The metrics need sample totals per node and layer only (and no off-CPU records).
         s.profile = (!self.profile.is_empty()).then(|| self.profile.layer_totals());
         s

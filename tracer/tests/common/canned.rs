@@ -48,6 +48,7 @@ impl Canned {
             s: Snapshot {
                 schema_version: SNAPSHOT_SCHEMA_VERSION,
                 tracer_version: "test".into(),
+                host: "host-a".into(),
                 started_at: "2026-01-01T00:00:00+00:00".into(),
                 duration_s,
                 invocation: vec!["tracer".into(), "run".into()],

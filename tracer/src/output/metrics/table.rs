@@ -34,11 +34,15 @@ pub struct Metric {
     /// ends the name (before `_total`); empty for plain counts and states. The 0.0.4 text
     /// format has no unit line: this is for readers of the table and for the naming check.
     pub unit: &'static str,
-    /// Label names in the order they are written (a histogram's `le` comes after them).
+    /// Label names in the order they are written, after [`HOST_LABEL`] (a histogram's `le`
+    /// comes after them).
     pub labels: &'static [&'static str],
     /// The `# HELP` text. `{hz}` stands for the session's sampling frequency.
     pub help: &'static str,
 }
+
+/// The label every sample of every family carries first: the host (`--host-label`).
+pub const HOST_LABEL: &str = "host";
 
 const SYSCALL_LABELS: &[&str] = &["node", "pid", "syscall", "fd_kind", "layer"];
 const FUNCTION_LABELS: &[&str] = &["node", "pid", "layer", "function"];
@@ -214,6 +218,7 @@ mod tests {
             for l in m.labels {
                 assert!(valid_name(l) && !l.starts_with("__"), "{}: {l}", m.name);
                 assert_ne!(*l, "le", "{}: le is the histogram's own label", m.name);
+                assert_ne!(*l, HOST_LABEL, "{}: every family has host first", m.name);
             }
             assert!(
                 m.help.ends_with('.') && !m.help.contains('\n'),
