@@ -1,8 +1,7 @@
 //! Safe as root (issue 18): the session folder is created fresh, never through a symlink,
 //! nothing is written outside it, and under sudo everything in it belongs to the user who ran
-//! sudo. Real root, real files, real `tracer run`s (those load BPF: run this file under the
-//! machine's BPF lock, `flock /work/wt/.bpf.lock cargo test -p tracer --test safe_output --
-//! --test-threads=1`).
+//! sudo. Real root, real files, real `tracer run`s (those load BPF, so never run this file
+//! alongside another BPF-loading test binary: `cargo test` runs test binaries one at a time).
 
 mod common;
 
