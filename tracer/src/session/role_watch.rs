@@ -100,9 +100,15 @@ impl RoleWatch {
 
     /// Every node's timeline and heartbeat frequency while leader.
     pub fn finish(self) -> Vec<NodeRoles> {
+        self.so_far()
+    }
+
+    /// The timelines up to the last poll window, for the metrics endpoint's `tracer_node_role`
+    /// while the run goes on.
+    pub fn so_far(&self) -> Vec<NodeRoles> {
         self.nodes
-            .into_iter()
-            .map(|(pid, (spans, hb))| {
+            .iter()
+            .map(|(&pid, (spans, hb))| {
                 let leader_s: f64 = spans
                     .iter()
                     .filter(|s| s.role == "leader")
@@ -110,8 +116,8 @@ impl RoleWatch {
                     .sum();
                 NodeRoles {
                     pid,
-                    heartbeat_per_s: (leader_s > 0.0).then(|| hb as f64 / leader_s),
-                    spans,
+                    heartbeat_per_s: (leader_s > 0.0).then(|| *hb as f64 / leader_s),
+                    spans: spans.clone(),
                     inferred: None,
                 }
             })

@@ -170,13 +170,15 @@ impl Session<'_> {
                 .warn(format!("a window snapshot was not written: {why}"));
         }
         if let Some(metrics) = &self.metrics {
-            let so_far = self.windows.cumulative(
+            let mut so_far = self.windows.cumulative(
                 cur,
                 &self.plan,
                 &self.budget.detached,
                 &self.processes,
                 self.start,
             );
+            // `tracer_node_role`: every node's roles up to the last role window.
+            so_far.roles = self.roles.so_far();
             let cost = overhead::measure(&self.bpf_cost);
             metrics.publish(crate::output::metrics::render(&so_far, Some(&cost)));
         }

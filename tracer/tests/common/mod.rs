@@ -4,6 +4,7 @@
 
 pub mod canned;
 pub mod go_pprof;
+pub mod owned;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
