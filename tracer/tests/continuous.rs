@@ -212,7 +212,8 @@ fn metrics_endpoint_serves_the_window_totals() {
     assert!((0.9..3.0).contains(&sampled), "sampled {sampled} s");
     assert!(
         body.lines().any(
-            |l| l.starts_with("tracer_bpf_program_runs_total{program=\"sys_exit\"}")
+            |l| l.starts_with("tracer_bpf_program_runs_total{")
+                && l.contains("program=\"sys_exit\"")
                 && l.split_whitespace().last().unwrap().parse::<f64>().unwrap() > 0.0
         ),
         "{body}"
