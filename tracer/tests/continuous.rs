@@ -211,11 +211,10 @@ fn metrics_endpoint_serves_the_window_totals() {
     let sampled = metric_sum(&body, "tracer_bpf_stats_sampled_seconds_total");
     assert!((0.9..3.0).contains(&sampled), "sampled {sampled} s");
     assert!(
-        body.lines().any(
-            |l| l.starts_with("tracer_bpf_program_runs_total{")
+        body.lines()
+            .any(|l| l.starts_with("tracer_bpf_program_runs_total{")
                 && l.contains("program=\"sys_exit\"")
-                && l.split_whitespace().last().unwrap().parse::<f64>().unwrap() > 0.0
-        ),
+                && l.split_whitespace().last().unwrap().parse::<f64>().unwrap() > 0.0),
         "{body}"
     );
     let served = metric_sum(&body, "tracer_syscalls_total") as u64;
