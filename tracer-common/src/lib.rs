@@ -20,6 +20,7 @@
 //! | [`block`] | block-request latency (`BLOCK_INFLIGHT`, `BLOCK_LATENCY`) |
 //! | [`threads`] | the kernel side's per-thread state (`THREADS`) |
 //! | [`drops`] | why something could not be recorded (`DROPS`) |
+//! | [`window`] | the generation switch that makes drained windows lossless (`WINDOW_CONTROL`, `WINDOW_COUNTS`) |
 //! | [`hist`] | the log2 latency histogram shared by syscalls and block requests |
 #![no_std]
 
@@ -35,6 +36,7 @@ pub mod syscalls;
 pub mod sysno;
 pub mod targets;
 pub mod threads;
+pub mod window;
 
 pub use block::*;
 pub use calls::*;
@@ -46,6 +48,7 @@ pub use stacks::*;
 pub use syscalls::*;
 pub use targets::*;
 pub use threads::*;
+pub use window::*;
 
 /// Fails the build (of both crates) when a type's size differs from what the other side reads.
 macro_rules! assert_size {
@@ -74,5 +77,6 @@ mod pod {
     unsafe impl aya::Pod for ThreadCalls {}
     unsafe impl aya::Pod for OffCpuKey {}
     unsafe impl aya::Pod for OffCpuValue {}
+    unsafe impl aya::Pod for WindowControl {}
     unsafe impl aya::Pod for BlockReq {}
 }

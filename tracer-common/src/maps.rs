@@ -19,12 +19,18 @@ pub const FILE_STATS: &str = "FILE_STATS";
 pub const FDS: &str = "FDS";
 /// Path id ([`u64`], [`crate::path_id`]) → [`crate::PathBuf`]: paths as opened.
 pub const PATHS: &str = "PATHS";
-/// Stack id → instruction pointers (a BPF stack-trace map, [`crate::STACK_DEPTH`] frames).
-pub const STACKS: &str = "STACKS";
+/// Stack id → instruction pointers (a BPF stack-trace map, [`crate::STACK_DEPTH`] frames):
+/// the stacks of even stack epochs (see [`crate::window`]).
+pub const STACKS_0: &str = "STACKS_0";
+/// The same for odd stack epochs.
+pub const STACKS_1: &str = "STACKS_1";
 /// [`crate::SampleKey`] → sample count ([`u64`]), per CPU: on-CPU samples.
 pub const SAMPLES: &str = "SAMPLES";
-/// Per CPU, index 0: samples taken in traced processes, recorded or not ([`u64`]).
-pub const SAMPLE_COUNT: &str = "SAMPLE_COUNT";
+/// Index 0: [`crate::WindowControl`], the window and stack epoch being recorded (written by
+/// user space).
+pub const WINDOW_CONTROL: &str = "WINDOW_CONTROL";
+/// Per CPU, [`crate::window_count_index`]: events taken and lost per window ([`u64`]).
+pub const WINDOW_COUNTS: &str = "WINDOW_COUNTS";
 /// [`crate::FuncKey`] → [`crate::FuncStats`], per CPU: probed calls.
 pub const FUNC_STATS: &str = "FUNC_STATS";
 /// [`crate::OffCpuKey`] → [`crate::OffCpuValue`], per CPU: blocked time.
@@ -54,9 +60,11 @@ pub const ALL: &[&str] = &[
     FILE_STATS,
     FDS,
     PATHS,
-    STACKS,
+    STACKS_0,
+    STACKS_1,
     SAMPLES,
-    SAMPLE_COUNT,
+    WINDOW_CONTROL,
+    WINDOW_COUNTS,
     FUNC_STATS,
     OFFCPU,
     BLOCK_INFLIGHT,

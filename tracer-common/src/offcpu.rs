@@ -27,8 +27,13 @@ pub struct OffCpuKey {
     /// which is its whole user stack (see `STACK_IP_ONLY`); 0 otherwise.
     pub user_ip: u64,
     pub comm: [u8; 16],
+    /// The window the blocked interval was counted in, when it ended (`WindowControl::gen`).
+    pub gen: u32,
+    /// The stack epoch of the stack ids, when the thread blocked (`WindowControl::stack_epoch`):
+    /// a thread may stay blocked for several windows.
+    pub stack_epoch: u32,
 }
-assert_size!(OffCpuKey, 48);
+assert_size!(OffCpuKey, 56);
 
 /// Value of `OFFCPU`.
 #[repr(C)]

@@ -2,10 +2,15 @@
 
 use crate::assert_size;
 
-/// Buckets of the stack-trace map. A bucket collision between two different stacks loses the
-/// newer one (counted as `Drop::StackCollision`): with n distinct stacks about n^2/(2 x
-/// MAX_STACKS) collide, e.g. ~0.5% of 2,000 distinct stacks.
-pub const MAX_STACKS: u32 = 65536;
+/// Buckets of each of the two stack-trace maps (`STACKS_0`, `STACKS_1`, see
+/// [`crate::window`]). A bucket collision between two different stacks loses the newer one
+/// (counted as `Drop::StackCollision`): with n distinct stacks about n^2/(2 x MAX_STACKS)
+/// collide, e.g. ~1% of 2,000 distinct stacks. User space moves to the other map (a new stack
+/// epoch) once [`STACK_EPOCH_FILL`] distinct stacks were seen in the current one.
+pub const MAX_STACKS: u32 = 32768;
+/// Distinct stacks seen in the current stack map after which user space starts the next stack
+/// epoch: at an eighth full, a new stack collides with probability 1/8.
+pub const STACK_EPOCH_FILL: u32 = MAX_STACKS / 8;
 /// Frames kept per stack (user and kernel stacks are stored separately).
 pub const STACK_DEPTH: u32 = 64;
 /// Distinct (process, thread name, user stack, kernel stack) sample keys.
@@ -25,8 +30,12 @@ pub struct SampleKey {
     pub layer: u32,
     /// The thread's name (`comm`) when sampled.
     pub comm: [u8; 16],
+    /// The window the sample was counted in (`WindowControl::gen`).
+    pub gen: u32,
+    /// The stack epoch of `user_stack` and `kernel_stack` (`WindowControl::stack_epoch`).
+    pub stack_epoch: u32,
 }
-assert_size!(SampleKey, 32);
+assert_size!(SampleKey, 40);
 
 /// `OffCpuKey::user_stack` when no stack was walked because the user frame pointer at the
 /// block does not point into the thread's stack just above its stack pointer: glibc (built

@@ -11,13 +11,14 @@ use aya_ebpf::{
     btf_maps::StackTrace,
     helpers::generated::bpf_task_storage_get,
     macros::{btf_map, map},
-    maps::{HashMap, PerCpuArray, PerCpuHashMap},
+    maps::{Array, HashMap, PerCpuArray, PerCpuHashMap},
 };
 use tracer_common::{
     BlockReq, Drop, FdInfo, FdKey, FileKey, FuncKey, FuncStats, OffCpuKey, OffCpuValue, PathBuf,
-    SampleKey, SyscallKey, SyscallStats, TargetInfo, ThreadState, DROP_REASONS, MAX_BLOCK_DEVS,
-    MAX_BLOCK_INFLIGHT, MAX_FDS, MAX_FILE_KEYS, MAX_FUNC_KEYS, MAX_OFFCPU_KEYS, MAX_PATHS,
-    MAX_SAMPLE_KEYS, MAX_STACKS, MAX_SYSCALL_KEYS, MAX_TARGETS, STACK_DEPTH,
+    SampleKey, SyscallKey, SyscallStats, TargetInfo, ThreadState, WindowControl, WindowCount,
+    DROP_REASONS, MAX_BLOCK_DEVS, MAX_BLOCK_INFLIGHT, MAX_FDS, MAX_FILE_KEYS, MAX_FUNC_KEYS,
+    MAX_OFFCPU_KEYS, MAX_PATHS, MAX_SAMPLE_KEYS, MAX_STACKS, MAX_SYSCALL_KEYS, MAX_TARGETS,
+    STACK_DEPTH, WINDOW_COUNT_SLOTS,
 };
 
 /// tgid -> why it is traced. Written by user space at attach and by `task_newtask` on fork.
@@ -48,21 +49,32 @@ pub static FDS: HashMap<FdKey, FdInfo> = HashMap::with_max_entries(MAX_FDS, 0);
 #[map]
 pub static PATHS: HashMap<u64, PathBuf> = HashMap::with_max_entries(MAX_PATHS, 0);
 
-/// Stack id -> up to `STACK_DEPTH` instruction pointers, user and kernel stacks alike.
-/// 64 frames instead of perf's 127 buys twice the buckets (half the collisions) for the same
-/// ~34 MiB of kernel memory; C++ node stacks plus the kernel's network path fit well within.
+/// Stack id -> up to `STACK_DEPTH` instruction pointers, user and kernel stacks alike, for
+/// even stack epochs (`tracer_common::window`). 64 frames instead of perf's 127 buys twice the
+/// buckets (half the collisions) for the same kernel memory; C++ node stacks plus the
+/// kernel's network path fit well within. Two maps of 32,768 buckets take what one map of
+/// 65,536 took (~17 MiB each).
 #[btf_map]
-pub static STACKS: StackTrace<{ MAX_STACKS as usize }, 0, { STACK_DEPTH as usize }> =
+pub static STACKS_0: StackTrace<{ MAX_STACKS as usize }, 0, { STACK_DEPTH as usize }> =
     StackTrace::new();
 
-/// CPU samples per (process, thread name, user stack, kernel stack).
+/// The same for odd stack epochs.
+#[btf_map]
+pub static STACKS_1: StackTrace<{ MAX_STACKS as usize }, 0, { STACK_DEPTH as usize }> =
+    StackTrace::new();
+
+/// CPU samples per (process, thread name, user stack, kernel stack, window).
 #[map]
 pub static SAMPLES: PerCpuHashMap<SampleKey, u64> =
     PerCpuHashMap::with_max_entries(MAX_SAMPLE_KEYS, 0);
 
-/// Index 0: samples taken in traced processes, whether or not they could be recorded.
+/// Index 0: the window and stack epoch being recorded, written by user space.
 #[map]
-pub static SAMPLE_COUNT: PerCpuArray<u64> = PerCpuArray::with_max_entries(1, 0);
+pub static WINDOW_CONTROL: Array<WindowControl> = Array::with_max_entries(1, 0);
+
+/// Events taken and lost per window, two banks (`tracer_common::window_count_index`).
+#[map]
+pub static WINDOW_COUNTS: PerCpuArray<u64> = PerCpuArray::with_max_entries(WINDOW_COUNT_SLOTS, 0);
 
 /// Calls of probed functions per (process, function).
 #[map]
@@ -107,6 +119,38 @@ pub static ZERO_STATS: PerCpuArray<SyscallStats> = PerCpuArray::with_max_entries
 /// Per-CPU scratch space for a path read from user memory.
 #[map]
 pub static PATH_SCRATCH: PerCpuArray<PathBuf> = PerCpuArray::with_max_entries(1, 0);
+
+/// The window and stack epoch being recorded.
+#[inline(always)]
+pub fn window() -> WindowControl {
+    WINDOW_CONTROL.get(0).copied().unwrap_or(WindowControl {
+        gen: 0,
+        stack_epoch: 0,
+    })
+}
+
+/// Counts one event of window `gen`.
+#[inline(always)]
+pub fn count_window(gen: u32, what: WindowCount) {
+    if let Some(p) = WINDOW_COUNTS.get_ptr_mut(tracer_common::window_count_index(gen, what)) {
+        // SAFETY: per-CPU slot, only this CPU writes it while the program runs.
+        unsafe { *p += 1 };
+    }
+}
+
+/// Walks the current stack into the stack map of `stack_epoch`.
+#[inline(always)]
+pub fn get_stackid<C: aya_ebpf::programs::tracing::StackIdContext>(
+    ctx: &C,
+    stack_epoch: u32,
+    flags: u64,
+) -> Result<core::ffi::c_long, i32> {
+    if tracer_common::stack_map_of(stack_epoch) == 0 {
+        ctx.get_stackid(&STACKS_0, flags)
+    } else {
+        ctx.get_stackid(&STACKS_1, flags)
+    }
+}
 
 /// Counts one thing the kernel side could not record.
 #[inline(always)]

@@ -17,13 +17,14 @@ use aya_ebpf::{
         bpf_get_current_comm, bpf_get_current_pid_tgid, bpf_ktime_get_ns,
         generated::bpf_task_pt_regs,
     },
-    programs::{tracing::StackIdContext, BtfTracePointContext},
+    programs::BtfTracePointContext,
 };
 use tracer_common::{
-    sysno, Drop, OffCpuKey, OffCpuValue, MAX_FRAME_SPAN, OFFCPU_NO_SYSCALL, STACK_IP_ONLY,
+    sysno, Drop, OffCpuKey, OffCpuValue, WindowCount, MAX_FRAME_SPAN, OFFCPU_NO_SYSCALL,
+    STACK_IP_ONLY,
 };
 
-use crate::maps::{count_drop, OFFCPU, STACKS, TARGETS, THREADS};
+use crate::maps::{count_drop, count_window, get_stackid, window, OFFCPU, TARGETS, THREADS};
 
 const BPF_F_USER_STACK: u64 = 1 << 8;
 
@@ -80,6 +81,9 @@ pub fn on_switch(ctx: &BtfTracePointContext) {
     let prev: *mut task_struct = ctx.arg(1);
     let Some(state) = THREADS.get_or_create(prev) else {
         count_drop(Drop::ThreadStateFailed);
+        let gen = window().gen;
+        count_window(gen, WindowCount::OffCpuTaken);
+        count_window(gen, WindowCount::OffCpuLostNoThreadState);
         return;
     };
     // SAFETY: this thread's own entry; it is switching out, nothing else writes it now.
@@ -95,7 +99,8 @@ pub fn on_switch(ctx: &BtfTracePointContext) {
     } else {
         (OFFCPU_NO_SYSCALL, u32::MAX)
     };
-    let (user_stack, user_ip) = user_stack(ctx, prev);
+    let stack_epoch = window().stack_epoch;
+    let (user_stack, user_ip) = user_stack(ctx, prev, stack_epoch);
     state.offcpu_key = OffCpuKey {
         tgid,
         user_stack,
@@ -108,6 +113,9 @@ pub fn on_switch(ctx: &BtfTracePointContext) {
         reason,
         futex_op,
         comm: bpf_get_current_comm().unwrap_or([0; 16]),
+        // Set when the interval ends and is counted.
+        gen: 0,
+        stack_epoch,
     };
     state.offcpu_start_ns = now;
 }
@@ -115,7 +123,7 @@ pub fn on_switch(ctx: &BtfTracePointContext) {
 /// The user stack of `prev`, blocking now: walked into `STACKS` when its frame pointer can
 /// start a walk, else just its instruction pointer (`STACK_IP_ONLY`, see there).
 #[inline(always)]
-fn user_stack(ctx: &BtfTracePointContext, prev: *mut task_struct) -> (i32, u64) {
+fn user_stack(ctx: &BtfTracePointContext, prev: *mut task_struct, stack_epoch: u32) -> (i32, u64) {
     // SAFETY: `prev` is the tracepoint's task argument; the helper returns its user-mode
     // registers (saved at kernel entry) as a BTF pointer the verifier checks loads from.
     let regs = unsafe { bpf_task_pt_regs(prev) } as *const pt_regs;
@@ -126,8 +134,7 @@ fn user_stack(ctx: &BtfTracePointContext, prev: *mut task_struct) -> (i32, u64) 
             return (STACK_IP_ONLY, ip);
         }
     }
-    let id = ctx
-        .get_stackid(&STACKS, BPF_F_USER_STACK)
+    let id = get_stackid(ctx, stack_epoch, BPF_F_USER_STACK)
         .map(|i| i as i32)
         .unwrap_or(-1);
     (id, 0)
@@ -147,6 +154,9 @@ fn switched_in(next: *mut task_struct, now: u64) {
     }
     state.offcpu_start_ns = 0;
     let ns = now.saturating_sub(start);
+    let gen = window().gen;
+    count_window(gen, WindowCount::OffCpuTaken);
+    state.offcpu_key.gen = gen;
     // The key by reference on purpose: the helpers read it where it is, in the thread's entry,
     // instead of from a 48-byte copy on the BPF stack.
     #[allow(clippy::needless_borrows_for_generic_args)]
@@ -168,5 +178,6 @@ fn switched_in(next: *mut task_struct, now: u64) {
         .is_err()
     {
         count_drop(Drop::OffCpuMapFull);
+        count_window(gen, WindowCount::OffCpuLostMapFull);
     }
 }

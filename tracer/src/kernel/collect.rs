@@ -1,11 +1,14 @@
 //! Reading the kernel maps (through [`super::maps`]) into plain values ([`KernelData`]).
 
 use anyhow::Result;
-use std::collections::{BTreeMap, HashMap};
-use tracer_common::{FuncKey, FuncStats, SyscallStats};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::time::Duration;
+use tracer_common::{
+    Drop, FuncKey, FuncStats, SyscallStats, WindowControl, WindowCount, STACK_EPOCH_FILL,
+};
 
-use super::{attach::Attached, maps};
-use crate::model::{FdKind, Stats};
+use super::{attach::Attached, maps, maps::StackLookup};
+use crate::model::{Accounting, FdKind, Stats, Tally};
 
 /// Everything the kernel side has aggregated so far.
 #[derive(Debug, Default, Clone)]
@@ -18,8 +21,10 @@ pub struct KernelData {
     /// path id -> path as opened
     pub paths: HashMap<u64, String>,
     pub drops: BTreeMap<String, u64>,
-    /// Samples taken in traced processes (recorded or not).
+    /// Samples taken in traced processes (recorded or not), in the drained window.
     pub samples_taken: u64,
+    /// The drained window's samples and blocked intervals: taken, recorded, lost.
+    pub accounting: Accounting,
     pub samples: Vec<RawSample>,
     pub offcpu: Vec<RawOffCpu>,
     /// Block-request latency per kernel dev_t.
@@ -114,7 +119,8 @@ fn thread_name(comm: &[u8; 16]) -> String {
     String::from_utf8_lossy(&comm[..end]).into_owned()
 }
 
-/// Reads every aggregate map. Cheap enough to call once per interval.
+/// Reads every counter map (cumulative: a window is the difference of two reads). Samples
+/// and blocked time are drained by [`WindowSwitch::drain`].
 pub fn read(attached: &Attached) -> Result<KernelData> {
     let mut data = KernelData::default();
     for (key, s) in maps::syscall_stats(attached)? {
@@ -130,7 +136,6 @@ pub fn read(attached: &Attached) -> Result<KernelData> {
     for (reason, n) in maps::drops(attached)? {
         data.drops.insert(reason.name().to_string(), n);
     }
-    read_samples(attached, &mut data)?;
     data.functions = maps::function_stats(attached)?
         .iter()
         .map(|(key, v)| calls_of(*key, v))
@@ -141,45 +146,130 @@ pub fn read(attached: &Attached) -> Result<KernelData> {
     Ok(data)
 }
 
-/// Reads the sample and off-CPU counts and the stacks they refer to.
-fn read_samples(attached: &Attached, data: &mut KernelData) -> Result<()> {
-    data.samples_taken = maps::samples_taken(attached)?;
-    let samples = maps::samples(attached)?;
-    let mut stacks = maps::stacks(attached)?;
-    for (key, v) in maps::offcpu(attached)? {
-        data.offcpu.push(RawOffCpu {
-            tgid: key.tgid,
-            thread: thread_name(&key.comm),
-            layer: key.layer,
-            reason: key.reason,
-            futex_op: key.futex_op,
-            user_ips: if key.user_stack == tracer_common::STACK_IP_ONLY {
-                Some(vec![key.user_ip])
-            } else {
-                stacks.ips(key.user_stack)
-            },
-            kernel_ips: stacks.ips(key.kernel_stack),
-            total_ns: v.total_ns,
-            count: v.count,
-        });
-    }
-    for (key, count) in samples {
-        data.samples.push(RawSample {
-            tgid: key.tgid,
-            thread: thread_name(&key.comm),
-            layer: key.layer,
-            user_ips: stacks.ips(key.user_stack),
-            kernel_ips: stacks.ips(key.kernel_stack),
-            count,
-        });
-    }
-    Ok(())
+/// How long user space waits after moving the window on before it reads the old one. The
+/// programs that write `SAMPLES`, `OFFCPU` and `WINDOW_COUNTS` (the perf-event overflow
+/// handler, `sched_switch`) run with preemption off and take microseconds: one that read the
+/// old window before the switch has finished long before this.
+const GRACE: Duration = Duration::from_millis(5);
+
+/// User space's half of the generation switch (`tracer_common::window`): the window and stack
+/// epoch the kernel side records into, and the distinct stacks seen in the current epoch.
+#[derive(Debug, Default)]
+pub struct WindowSwitch {
+    gen: u32,
+    stack_epoch: u32,
+    seen: HashSet<i32>,
 }
 
-/// Deletes every sample, off-CPU record and stack: the next read sees only what happened
-/// after this call. Keeps kernel memory bounded over long runs (the stack map above all).
-/// A sample recorded between the read and this call is lost with its entry; at window
-/// boundaries only.
-pub fn drain_stacks(attached: &mut Attached) -> Result<()> {
-    maps::clear_samples_offcpu_and_stacks(attached)
+impl WindowSwitch {
+    /// Ends the window being recorded: moves the kernel side to the next one, then reads and
+    /// deletes the ended window's samples and blocked intervals (nothing writes them any more)
+    /// into `data`, with their counts of events taken and lost. Starts the next stack epoch
+    /// when the current stack map holds [`STACK_EPOCH_FILL`] distinct stacks.
+    pub fn drain(&mut self, attached: &mut Attached, data: &mut KernelData) -> Result<()> {
+        let ended = self.gen;
+        self.gen = self.gen.wrapping_add(1);
+        self.control(attached)?;
+        std::thread::sleep(GRACE);
+        let counts = maps::take_window_counts(attached, ended)?;
+        let samples = maps::drain_samples(attached, self.gen)?;
+        let offcpu = maps::drain_offcpu(attached, self.gen)?;
+        let count = |w: WindowCount| counts.get(&(w as u32)).copied().unwrap_or(0);
+        let lost = |pairs: &[(Drop, WindowCount)]| -> BTreeMap<String, u64> {
+            pairs
+                .iter()
+                .map(|(d, w)| (d.name().to_string(), count(*w)))
+                .collect()
+        };
+        let mut acc = Accounting {
+            samples: Tally {
+                taken: count(WindowCount::SamplesTaken),
+                lost: lost(&[(Drop::SampleMapFull, WindowCount::SamplesLostMapFull)]),
+                ..Tally::default()
+            },
+            offcpu: Tally {
+                taken: count(WindowCount::OffCpuTaken),
+                lost: lost(&[
+                    (Drop::OffCpuMapFull, WindowCount::OffCpuLostMapFull),
+                    (
+                        Drop::ThreadStateFailed,
+                        WindowCount::OffCpuLostNoThreadState,
+                    ),
+                ]),
+                ..Tally::default()
+            },
+        };
+        let mut stacks = maps::stacks(attached, self.stack_epoch)?;
+        let epoch = self.stack_epoch;
+        let seen = &mut self.seen;
+        let mut ips = |stacks: &mut maps::Stacks, e: u32, id: i32| {
+            if e == epoch && id >= 0 {
+                seen.insert(id);
+            }
+            stacks.lookup(e, id)
+        };
+        for (key, v) in offcpu {
+            let user = if key.user_stack == tracer_common::STACK_IP_ONLY {
+                StackLookup::Ips(vec![key.user_ip])
+            } else {
+                ips(&mut stacks, key.stack_epoch, key.user_stack)
+            };
+            if user == StackLookup::Expired {
+                acc.offcpu.stacks_expired += v.count;
+            }
+            acc.offcpu.recorded += v.count;
+            data.offcpu.push(RawOffCpu {
+                tgid: key.tgid,
+                thread: thread_name(&key.comm),
+                layer: key.layer,
+                reason: key.reason,
+                futex_op: key.futex_op,
+                user_ips: ips_of(user),
+                kernel_ips: ips_of(ips(&mut stacks, key.stack_epoch, key.kernel_stack)),
+                total_ns: v.total_ns,
+                count: v.count,
+            });
+        }
+        for (key, count) in samples {
+            acc.samples.recorded += count;
+            data.samples.push(RawSample {
+                tgid: key.tgid,
+                thread: thread_name(&key.comm),
+                layer: key.layer,
+                user_ips: ips_of(ips(&mut stacks, key.stack_epoch, key.user_stack)),
+                kernel_ips: ips_of(ips(&mut stacks, key.stack_epoch, key.kernel_stack)),
+                count,
+            });
+        }
+        drop(stacks);
+        data.samples_taken = acc.samples.taken;
+        data.accounting = acc;
+        if self.seen.len() >= STACK_EPOCH_FILL as usize {
+            let next = self.stack_epoch.wrapping_add(1);
+            // The map `next` fills holds the epoch before the current one: only threads
+            // blocked since then still refer to it, and their stacks are counted as expired.
+            maps::clear_stacks(attached, next)?;
+            self.stack_epoch = next;
+            self.seen.clear();
+            self.control(attached)?;
+        }
+        Ok(())
+    }
+
+    fn control(&self, attached: &mut Attached) -> Result<()> {
+        maps::set_window(
+            attached,
+            WindowControl {
+                gen: self.gen,
+                stack_epoch: self.stack_epoch,
+            },
+        )
+    }
+}
+
+fn ips_of(l: StackLookup) -> Option<Vec<u64>> {
+    match l {
+        StackLookup::Ips(ips) => Some(ips),
+        _ => None,
+    }
 }

@@ -9,12 +9,17 @@
 //! types read here (a mismatch would otherwise surface only as a load or read error as root).
 
 use anyhow::{anyhow, Context, Result};
-use aya::maps::{HashMap as BpfHashMap, Map, MapData, PerCpuArray, PerCpuHashMap, StackTraceMap};
+use aya::maps::{
+    Array, HashMap as BpfHashMap, Map, MapData, PerCpuArray, PerCpuHashMap, PerCpuValues,
+    StackTraceMap,
+};
 use std::collections::HashMap;
 use tracer_common::{
     maps as names, Drop, FdInfo, FdKey, FileKey, FuncKey, FuncStats, OffCpuKey, OffCpuValue,
-    PathBuf as BpfPath, SampleKey, SyscallKey, SyscallStats, TargetInfo,
+    PathBuf as BpfPath, SampleKey, SyscallKey, SyscallStats, TargetInfo, WindowControl,
+    WindowCount, WINDOW_COUNTS_PER_BANK,
 };
+use tracer_common::{stack_map_of, window_count_index};
 
 use super::attach::Attached;
 
@@ -250,78 +255,166 @@ pub fn drops(attached: &Attached) -> Result<Vec<(Drop, u64)>> {
         .collect()
 }
 
-// --- SAMPLE_COUNT, SAMPLES, OFFCPU, STACKS --------------------------------------------------
+// --- WINDOW_CONTROL, WINDOW_COUNTS, SAMPLES, OFFCPU, STACKS_0/1 ----------------------------
 
-/// `SAMPLE_COUNT`: samples taken in traced processes, recorded or not.
-pub fn samples_taken(attached: &Attached) -> Result<u64> {
-    per_cpu_counter(attached, names::SAMPLE_COUNT)
+/// `WINDOW_CONTROL`: the window and stack epoch the kernel side records into.
+pub fn set_window(attached: &mut Attached, control: WindowControl) -> Result<()> {
+    let mut array: Array<_, WindowControl> =
+        Array::try_from(map_mut(attached, names::WINDOW_CONTROL)?)?;
+    array
+        .set(0, control, 0)
+        .context("writing the window control")
 }
 
-/// `SAMPLES`: on-CPU sample counts per (process, thread name, stacks, layer).
-pub fn samples(attached: &Attached) -> Result<Vec<(SampleKey, u64)>> {
-    read_per_cpu(attached, names::SAMPLES, |v: &[u64]| v.iter().sum())
+/// `WINDOW_COUNTS`: the counts of window `gen`'s bank, summed over CPUs, then zeroed. Only for
+/// a window nothing records into any more (see `tracer_common::window`).
+pub fn take_window_counts(attached: &mut Attached, gen: u32) -> Result<HashMap<u32, u64>> {
+    let mut array: PerCpuArray<_, u64> =
+        PerCpuArray::try_from(map_mut(attached, names::WINDOW_COUNTS)?)?;
+    let cpus = aya::util::nr_cpus().map_err(|(_, e)| e)?;
+    let mut out = HashMap::new();
+    for what in WINDOW_COUNTS {
+        let i = window_count_index(gen, what);
+        out.insert(what as u32, array.get(&i, 0)?.iter().sum());
+        array.set(i, PerCpuValues::try_from(vec![0u64; cpus])?, 0)?;
+    }
+    Ok(out)
 }
 
-/// `OFFCPU`: blocked time per (process, thread name, stacks, layer, reason).
-pub fn offcpu(attached: &Attached) -> Result<Vec<(OffCpuKey, OffCpuValue)>> {
-    read_per_cpu(attached, names::OFFCPU, |v: &[OffCpuValue]| OffCpuValue {
-        total_ns: v.iter().map(|x| x.total_ns).sum(),
-        count: v.iter().map(|x| x.count).sum(),
-    })
+/// Every count a window keeps.
+const WINDOW_COUNTS: [WindowCount; WINDOW_COUNTS_PER_BANK as usize] = [
+    WindowCount::SamplesTaken,
+    WindowCount::SamplesLostMapFull,
+    WindowCount::OffCpuTaken,
+    WindowCount::OffCpuLostMapFull,
+    WindowCount::OffCpuLostNoThreadState,
+];
+
+/// Reads and deletes the entries of a per-CPU hash map that `old` selects (per-CPU values
+/// folded by `sum`). Only for entries nothing writes any more.
+fn drain_per_cpu<K: aya::Pod, V: aya::Pod>(
+    attached: &mut Attached,
+    name: &str,
+    old: impl Fn(&K) -> bool,
+    sum: impl Fn(&[V]) -> V,
+) -> Result<Vec<(K, V)>> {
+    let mut map: PerCpuHashMap<_, K, V> = PerCpuHashMap::try_from(map_mut(attached, name)?)
+        .with_context(|| format!("opening map {name}"))?;
+    let keys: Vec<K> = map
+        .keys()
+        .collect::<Result<Vec<K>, _>>()
+        .with_context(|| format!("reading map {name}"))?
+        .into_iter()
+        .filter(|k| old(k))
+        .collect();
+    let mut out = Vec::with_capacity(keys.len());
+    for k in keys {
+        let values = map
+            .get(&k, 0)
+            .with_context(|| format!("reading map {name}"))?;
+        out.push((k, sum(&values)));
+        map.remove(&k)
+            .with_context(|| format!("deleting from map {name}"))?;
+    }
+    Ok(out)
 }
 
-/// `STACKS`, read lazily by id with a cache (samples share stacks).
+/// `SAMPLES`: the on-CPU sample counts of windows before `current`, deleted as read.
+pub fn drain_samples(attached: &mut Attached, current: u32) -> Result<Vec<(SampleKey, u64)>> {
+    drain_per_cpu(
+        attached,
+        names::SAMPLES,
+        |k: &SampleKey| k.gen != current,
+        |v: &[u64]| v.iter().sum(),
+    )
+}
+
+/// `OFFCPU`: the blocked time of windows before `current`, deleted as read.
+pub fn drain_offcpu(
+    attached: &mut Attached,
+    current: u32,
+) -> Result<Vec<(OffCpuKey, OffCpuValue)>> {
+    drain_per_cpu(
+        attached,
+        names::OFFCPU,
+        |k: &OffCpuKey| k.gen != current,
+        |v: &[OffCpuValue]| OffCpuValue {
+            total_ns: v.iter().map(|x| x.total_ns).sum(),
+            count: v.iter().map(|x| x.count).sum(),
+        },
+    )
+}
+
+/// The stack map of `stack_epoch`'s parity.
+fn stack_map_name(stack_epoch: u32) -> &'static str {
+    if stack_map_of(stack_epoch) == 0 {
+        names::STACKS_0
+    } else {
+        names::STACKS_1
+    }
+}
+
+/// `STACKS_0` and `STACKS_1`, read lazily by (epoch, id) with a cache (samples share stacks).
 pub struct Stacks<'a> {
-    map: StackTraceMap<&'a MapData>,
-    cache: HashMap<i32, Option<Vec<u64>>>,
+    maps: [StackTraceMap<&'a MapData>; 2],
+    /// The stack epoch being recorded; ids of this epoch and the one before are readable.
+    epoch: u32,
+    cache: HashMap<(u32, i32), Option<Vec<u64>>>,
 }
 
-/// Opens `STACKS` for reading.
-pub fn stacks(attached: &Attached) -> Result<Stacks<'_>> {
+/// Opens both stack maps for reading; `epoch` is the stack epoch being recorded.
+pub fn stacks(attached: &Attached, epoch: u32) -> Result<Stacks<'_>> {
     Ok(Stacks {
-        map: StackTraceMap::try_from(map(attached, names::STACKS)?)?,
+        maps: [
+            StackTraceMap::try_from(map(attached, names::STACKS_0)?)?,
+            StackTraceMap::try_from(map(attached, names::STACKS_1)?)?,
+        ],
+        epoch,
         cache: HashMap::new(),
     })
 }
 
+/// What became of a stack id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StackLookup {
+    /// No stack (negative id).
+    None,
+    /// Its epoch's map was cleared since (a thread blocked for two stack epochs).
+    Expired,
+    /// Not in its map (the kernel could not store it).
+    Missing,
+    Ips(Vec<u64>),
+}
+
 impl Stacks<'_> {
-    /// The instruction pointers (leaf first) of stack `id`; None for a negative id (no stack)
-    /// or one that is not in the map.
-    pub fn ips(&mut self, id: i32) -> Option<Vec<u64>> {
+    /// The instruction pointers (leaf first) of stack `id` of `epoch`.
+    pub fn lookup(&mut self, epoch: u32, id: i32) -> StackLookup {
         if id < 0 {
-            return None;
+            return StackLookup::None;
         }
-        let map = &self.map;
-        self.cache
-            .entry(id)
+        if epoch != self.epoch && epoch.wrapping_add(1) != self.epoch {
+            return StackLookup::Expired;
+        }
+        let map = &self.maps[stack_map_of(epoch) as usize];
+        match self
+            .cache
+            .entry((epoch, id))
             .or_insert_with(|| {
                 map.get(&(id as u32), 0)
                     .ok()
                     .map(|st| st.frames().iter().map(|f| f.ip).collect())
             })
             .clone()
+        {
+            Some(ips) => StackLookup::Ips(ips),
+            None => StackLookup::Missing,
+        }
     }
 }
 
-/// Deletes every entry of `SAMPLES`, `OFFCPU` and `STACKS`.
-pub fn clear_samples_offcpu_and_stacks(attached: &mut Attached) -> Result<()> {
-    {
-        let mut samples: PerCpuHashMap<_, SampleKey, u64> =
-            PerCpuHashMap::try_from(map_mut(attached, names::SAMPLES)?)?;
-        let keys: Vec<SampleKey> = samples.keys().filter_map(|k| k.ok()).collect();
-        for k in keys {
-            let _ = samples.remove(&k);
-        }
-    }
-    {
-        let mut offcpu: PerCpuHashMap<_, OffCpuKey, OffCpuValue> =
-            PerCpuHashMap::try_from(map_mut(attached, names::OFFCPU)?)?;
-        let keys: Vec<OffCpuKey> = offcpu.keys().filter_map(|k| k.ok()).collect();
-        for k in keys {
-            let _ = offcpu.remove(&k);
-        }
-    }
-    let mut stacks = StackTraceMap::try_from(map_mut(attached, names::STACKS)?)?;
+/// Deletes every stack of the stack map of `stack_epoch`'s parity.
+pub fn clear_stacks(attached: &mut Attached, stack_epoch: u32) -> Result<()> {
+    let mut stacks = StackTraceMap::try_from(map_mut(attached, stack_map_name(stack_epoch))?)?;
     let ids: Vec<u32> = stacks.stack_ids().filter_map(|k| k.ok()).collect();
     for id in ids {
         let _ = stacks.remove(&id);
@@ -379,12 +472,22 @@ mod tests {
             (names::FDS, size_of::<FdKey>(), size_of::<FdInfo>()),
             (names::PATHS, size_of::<u64>(), size_of::<BpfPath>()),
             (
-                names::STACKS,
+                names::STACKS_0,
+                size_of::<u32>(),
+                STACK_DEPTH as usize * size_of::<u64>(),
+            ),
+            (
+                names::STACKS_1,
                 size_of::<u32>(),
                 STACK_DEPTH as usize * size_of::<u64>(),
             ),
             (names::SAMPLES, size_of::<SampleKey>(), size_of::<u64>()),
-            (names::SAMPLE_COUNT, size_of::<u32>(), size_of::<u64>()),
+            (
+                names::WINDOW_CONTROL,
+                size_of::<u32>(),
+                size_of::<WindowControl>(),
+            ),
+            (names::WINDOW_COUNTS, size_of::<u32>(), size_of::<u64>()),
             (
                 names::FUNC_STATS,
                 size_of::<FuncKey>(),

@@ -260,6 +260,7 @@ pub fn build_snapshot(
         offcpu: Vec::new(),
         disk: None,
         self_cost: None,
+        accounting: None,
         layers: plan.layers.clone(),
         attribution: plan.attribution().to_string(),
         functions,

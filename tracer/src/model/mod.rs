@@ -60,6 +60,10 @@ pub struct Snapshot {
     /// What tracing cost, measured when the snapshot was taken.
     #[serde(default)]
     pub self_cost: Option<SelfCost>,
+    /// Samples and blocked intervals taken, recorded and lost (None in sessions saved before
+    /// tracer counted them per window).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub accounting: Option<Accounting>,
     /// Things the user must know about this run (processes that exited, unknown fds, ...).
     pub notes: Vec<String>,
 }
@@ -294,6 +298,52 @@ impl StackRecord {
             user_truncated: false,
             walk_broke_in: None,
         }
+    }
+}
+
+/// Events the kernel side saw, and what became of them: for every window and the whole run,
+/// `taken = recorded + lost` (summed over reasons) holds exactly, because the counts and the
+/// records of a window are read only once nothing writes them any more
+/// (`tracer_common::window`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Accounting {
+    /// CPU samples that hit a traced process.
+    pub samples: Tally,
+    /// Blocked intervals of traced threads.
+    pub offcpu: Tally,
+}
+
+/// One kind of event: how many were taken, how many recorded, how many lost and why.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Tally {
+    pub taken: u64,
+    pub recorded: u64,
+    /// Lost by reason (the `drops` names: `sample_map_full`, `offcpu_map_full`,
+    /// `thread_state_failed`).
+    pub lost: BTreeMap<String, u64>,
+    /// Recorded, but their stack was gone: a thread blocked across two stack epochs (the stack
+    /// map it was walked into was reused since).
+    #[serde(default)]
+    pub stacks_expired: u64,
+}
+
+impl Tally {
+    /// Adds another window's counts.
+    pub fn add(&mut self, o: &Tally) {
+        self.taken += o.taken;
+        self.recorded += o.recorded;
+        self.stacks_expired += o.stacks_expired;
+        for (k, v) in &o.lost {
+            *self.lost.entry(k.clone()).or_insert(0) += v;
+        }
+    }
+}
+
+impl Accounting {
+    /// Adds another window's counts.
+    pub fn add(&mut self, o: &Accounting) {
+        self.samples.add(&o.samples);
+        self.offcpu.add(&o.offcpu);
     }
 }
 

@@ -32,6 +32,8 @@ pub(super) struct Collected {
     /// The run's profile and off-CPU records, summed over the windows.
     profile: Option<CpuProfile>,
     offcpu: Vec<OffCpuRecord>,
+    /// Samples and blocked intervals taken, recorded and lost, summed over the windows.
+    accounting: crate::model::Accounting,
     /// Samples whose stacks the running profile folded to stay bounded.
     folded: u64,
     roles: Vec<NodeRoles>,
@@ -83,6 +85,7 @@ impl Session<'_> {
         let attached = self.attached;
         let detach = std::thread::spawn(move || drop(attached));
         let (profile, offcpu) = self.windows.totals(self.opts.kernel.sample_freq.is_some());
+        let accounting = self.windows.accounting();
         Ok(Collected {
             stop: self.stop.unwrap_or(StopReason::Duration),
             kernel,
@@ -94,6 +97,7 @@ impl Session<'_> {
             command_stopped_by,
             profile,
             offcpu,
+            accounting,
             folded: self.windows.profile.folded_samples(),
             roles: self.roles.finish(),
             disk: self.disk,
@@ -125,6 +129,7 @@ impl Collected {
         snapshot.host = opts.output.host.clone();
         snapshot.profile = self.profile;
         snapshot.offcpu = self.offcpu;
+        snapshot.accounting = Some(self.accounting);
         snapshot.roles = self.roles;
         if self.plan.role_funcs.is_empty() {
             infer_roles(&mut snapshot, &self.plan);

@@ -1,8 +1,8 @@
 //! Continuous mode: the run is cut into windows. Counters stay cumulative in the kernel and a
 //! window is the difference between two reads (exact, and the windows add up to the totals by
-//! construction); stack samples and off-CPU records are drained (read, then deleted, with the
-//! stack map) every window so kernel memory stays bounded over hours, and user space keeps
-//! their running sum. Each window is written as `windows/window_NNNN.json` (bounded retention).
+//! construction); stack samples and off-CPU records are drained every window so kernel memory
+//! stays bounded over hours, through a generation switch that loses no increment
+//! (`collect::WindowSwitch`, `tracer_common::window`), and user space keeps their running sum. Each window is written as `windows/window_NNNN.json` (bounded retention).
 
 use anyhow::{Context, Result};
 use std::collections::{BTreeMap, HashMap};
@@ -12,7 +12,7 @@ use std::time::Instant;
 use crate::kernel::attach::Attached;
 use crate::kernel::collect::{self, KernelData};
 use crate::model::assemble;
-use crate::model::{CpuProfile, OffCpuRecord, ProcessInfo, Snapshot, Stats};
+use crate::model::{Accounting, CpuProfile, OffCpuRecord, ProcessInfo, Snapshot, Stats};
 use crate::output::session_dir::SessionDir;
 use crate::profile::probe_plan::{Detached, ProbePlan};
 use crate::session::overhead::{self, BpfCostMeter};
@@ -101,7 +101,8 @@ pub fn delta(cur: &KernelData, prev: &KernelData) -> KernelData {
                 )
             })
             .collect(),
-        samples_taken: cur.samples_taken.saturating_sub(prev.samples_taken),
+        samples_taken: cur.samples_taken,
+        accounting: cur.accounting.clone(),
         samples: cur.samples.clone(),
         offcpu: cur.offcpu.clone(),
         block_latency: cur
@@ -385,6 +386,10 @@ pub(super) struct WindowCloser {
     write_error: Option<String>,
     /// `-F`, when sampling.
     sample_freq: Option<u64>,
+    /// The generation switch that drains samples and blocked time without losing any.
+    switch: collect::WindowSwitch,
+    /// Events taken, recorded and lost, summed over the windows.
+    accounting: Accounting,
     invocation: Vec<String>,
     /// `--host-label`, carried by every window and the metrics.
     host: String,
@@ -403,6 +408,8 @@ impl WindowCloser {
             offcpu: Vec::new(),
             writer: WindowWriter::new(folder, opts.output.keep_windows),
             write_error: None,
+            switch: Default::default(),
+            accounting: Accounting::default(),
         }
     }
 
@@ -426,9 +433,10 @@ impl WindowCloser {
         symbolizer: &mut StackSymbolizer,
         bpf_cost: &BpfCostMeter,
     ) -> Result<KernelData> {
-        let cur = collect::read(attached)?;
-        collect::drain_stacks(attached)?;
+        let mut cur = collect::read(attached)?;
+        self.switch.drain(attached, &mut cur)?;
         let d = delta(&cur, &self.prev);
+        let accounting = d.accounting.clone();
         let offcpu = assemble::build_offcpu(&d.offcpu, plan, symbolizer);
         let profile = self.sample_freq.map(|freq| {
             assemble::build_profile(&d.samples, d.samples_taken, freq, plan, symbolizer)
@@ -450,6 +458,8 @@ impl WindowCloser {
         window.host = self.host.clone();
         window.offcpu = offcpu;
         window.profile = profile;
+        self.accounting.add(&accounting);
+        window.accounting = Some(accounting);
         window.self_cost = Some(overhead::measure(bpf_cost));
         // A window that cannot be written (a full disk, a symlink planted at `windows/`) must
         // not cost the run: the session warns and goes on.
@@ -510,6 +520,11 @@ impl WindowCloser {
             sampling.then(|| self.profile.profile()),
             std::mem::take(&mut self.offcpu),
         )
+    }
+
+    /// Events taken, recorded and lost, summed over the windows.
+    pub(super) fn accounting(&self) -> Accounting {
+        self.accounting.clone()
     }
 }
 

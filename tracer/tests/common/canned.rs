@@ -68,6 +68,7 @@ impl Canned {
                 offcpu: vec![],
                 disk: None,
                 self_cost: None,
+                accounting: None,
                 notes: vec![],
             },
         }

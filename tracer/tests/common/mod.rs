@@ -47,8 +47,8 @@ pub fn load_snapshot(dir: &Path) -> Snapshot {
 }
 
 /// Lost events that would make a count wrong: every drop reason except the two that lose
-/// only a stack (`stack_collision`: two stacks hashed to one of the stack map's 65,536
-/// buckets, ~n²/131,072 for n distinct stacks; `stack_failed`). Their sample or blocked
+/// only a stack (`stack_collision`: two stacks hashed to one of the stack map's 32,768
+/// buckets, ~n²/65,536 for n distinct stacks; `stack_failed`). Their sample or blocked
 /// interval is still counted, under a lost stack, and the report shows how many.
 pub fn count_drops(s: &Snapshot) -> BTreeMap<String, u64> {
     s.drops
