@@ -221,9 +221,29 @@ pub struct BusyPoll {
     /// Unix epoch ms of the first and last poll.
     pub start_t_ms: u64,
     pub end_t_ms: u64,
+    /// (Unix epoch ms, calls so far) every ~20 ms: the call rate of any window.
+    #[serde(default)]
+    pub series: Vec<(u64, u64)>,
 }
 
 impl BusyPoll {
+    /// Calls so far at epoch ms `t`, interpolated linearly between the series' points.
+    pub fn calls_at(&self, t_ms: f64) -> Option<f64> {
+        let i = self.series.partition_point(|&(ms, _)| (ms as f64) < t_ms);
+        if i == 0 || i == self.series.len() {
+            return None;
+        }
+        let ((t0, c0), (t1, c1)) = (self.series[i - 1], self.series[i]);
+        let f = (t_ms - t0 as f64) / (t1 - t0).max(1) as f64;
+        Some(c0 as f64 + f * (c1 as f64 - c0 as f64))
+    }
+
+    /// epoll_wait calls per second between epoch ms `from` and `to` (None outside the series).
+    pub fn calls_per_s_between(&self, from_ms: f64, to_ms: f64) -> Option<f64> {
+        let n = self.calls_at(to_ms)? - self.calls_at(from_ms)?;
+        Some(n * 1000.0 / (to_ms - from_ms).max(1.0))
+    }
+
     /// Share of its wall time the thread was on a CPU.
     pub fn on_cpu_share(&self) -> f64 {
         self.cpu_ns as f64 / self.wall_ns.max(1) as f64

@@ -276,5 +276,6 @@ pub fn build_snapshot(
         drops: kernel.drops,
         profile: None,
         notes,
+        collected: None,
     }
 }

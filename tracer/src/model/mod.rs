@@ -66,6 +66,54 @@ pub struct Snapshot {
     pub accounting: Option<Accounting>,
     /// Things the user must know about this run (processes that exited, unknown fds, ...).
     pub notes: Vec<String>,
+    /// Which kinds of data the run collected (`--no-syscalls`, `--no-uprobes`, `--no-offcpu`,
+    /// `--no-sample` turn them off), so a figure built on data never collected is shown as
+    /// not measured rather than as a zero. None in sessions saved before it was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub collected: Option<Collection>,
+}
+
+/// Which kinds of data a run collected.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Collection {
+    /// Syscall accounting (the strace -c tables, fsync counts).
+    pub syscalls: bool,
+    /// Uprobes on the profile's functions (calls, latency, layers, roles).
+    pub uprobes: bool,
+    /// Off-CPU (blocked time) accounting.
+    pub offcpu: bool,
+    /// On-CPU stack sampling.
+    pub sampling: bool,
+}
+
+impl Snapshot {
+    /// Why syscall data is missing (`--no-syscalls`), or None when it was collected. A session
+    /// saved without a collection record counts as collected when it has any syscall.
+    pub fn syscalls_missing(&self) -> Option<&'static str> {
+        match self.collected {
+            Some(c) if !c.syscalls => Some("syscall accounting was off (--no-syscalls)"),
+            None if self.syscalls.is_empty() => Some("no syscalls were recorded in this session"),
+            _ => None,
+        }
+    }
+
+    /// Why off-CPU data is missing (`--no-offcpu`), or None when it was collected.
+    pub fn offcpu_missing(&self) -> Option<&'static str> {
+        match self.collected {
+            Some(c) if !c.offcpu => Some("off-CPU accounting was off (--no-offcpu)"),
+            None if self.offcpu.is_empty() => Some("no off-CPU data in this session"),
+            _ => None,
+        }
+    }
+
+    /// Why probed-function data is missing (`--no-uprobes`), or None when uprobes were on.
+    pub fn uprobes_missing(&self) -> Option<&'static str> {
+        match self.collected {
+            Some(c) if !c.uprobes => Some("uprobes were off (--no-uprobes)"),
+            None if self.attribution == "stacks" => Some("uprobes were off (--no-uprobes)"),
+            _ => None,
+        }
+    }
 }
 
 /// One traced process ("node").

@@ -15,6 +15,7 @@ use crate::analyse::findings::{with_unit, Finding, Status};
 use crate::analyse::roles;
 use crate::model::Snapshot;
 use crate::output::layout::{self, REPORT_FILE, SUMMARY_FILE};
+use crate::output::{latency_charts, time_split};
 
 fn esc(s: &str) -> String {
     s.replace('&', "&amp;")
@@ -53,8 +54,10 @@ pub fn page(snapshot: &Snapshot, found: &[Finding], dir: &Path) -> String {
     let _ = write!(
         out,
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
-         <title>tracer session {}</title><style>{STYLE}</style><script>{SCRIPT}</script></head><body>\n",
-        esc(&snapshot.started_at)
+         <title>tracer session {}</title><style>{STYLE}{}{}</style><script>{SCRIPT}</script></head><body>\n",
+        esc(&snapshot.started_at),
+        time_split::STYLE,
+        latency_charts::STYLE
     );
     let warnings = found.iter().filter(|f| f.status == Status::Warning).count();
     let _ = writeln!(
@@ -68,6 +71,7 @@ pub fn page(snapshot: &Snapshot, found: &[Finding], dir: &Path) -> String {
         r = REPORT_FILE,
         s = SUMMARY_FILE
     );
+    out.push_str(&time_split::html(snapshot));
     let _ = writeln!(
         out,
         "<h2>Nodes</h2><table><tr><th>node</th><th>pid</th><th>role</th><th>over time</th></tr>"
@@ -115,9 +119,9 @@ pub fn page(snapshot: &Snapshot, found: &[Finding], dir: &Path) -> String {
             esc(&f.detail)
         );
     }
-    out.push_str(
-        "</table>\n<h2>Flamegraphs</h2><p id=\"fg-status\">flamegraphs loading…</p>\n<ul>",
-    );
+    out.push_str("</table>\n");
+    out.push_str(&latency_charts::html(snapshot));
+    out.push_str("<h2>Flamegraphs</h2><p id=\"fg-status\">flamegraphs loading…</p>\n<ul>");
     let graphs = flamegraphs(dir);
     for (i, g) in graphs.iter().enumerate() {
         let _ = write!(out, "<li><a href=\"#fg{i}\">{}</a></li>", esc(g));

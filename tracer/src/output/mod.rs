@@ -27,7 +27,8 @@
 //! | [`metrics`], [`pprof`] | the `--metrics` text; `profile.pb.gz` (also per window) |
 //!
 //! Helpers: [`flamegraph`] (inferno SVGs and folded text), [`findings_text`] (finding blocks
-//! several text files embed).
+//! several text files embed), [`time_split`] (the per-node "where the time goes" bars the
+//! report and the page open with), [`latency_charts`] (the page's function latency charts).
 
 pub mod consensus_files;
 pub mod cpu_profile;
@@ -35,6 +36,7 @@ pub mod disk_files;
 pub mod findings_text;
 pub mod flamegraph;
 pub mod html;
+pub mod latency_charts;
 pub mod layer_folder;
 pub mod layout;
 pub mod log_io_files;
@@ -47,3 +49,4 @@ pub mod session_dir;
 pub mod session_folder;
 pub mod strace_table;
 pub mod summary;
+pub mod time_split;

@@ -1,7 +1,7 @@
 //! `TARGETED_PERF_ANALYSIS_REPORT.md`: the consolidated report of the original script, in the
-//! same order a reader of it expects — run, nodes and roles, the findings table first, then one
-//! section per original test (network, log & I/O, consensus, disk I/O), the per-thread view,
-//! and how complete the data is.
+//! same order a reader of it expects — run, where each node's CPU time goes, nodes and roles,
+//! the findings table, then one section per original test (network, log & I/O, consensus, disk
+//! I/O), the per-thread view, and how complete the data is.
 //!
 //! Every artefact is a relative link, and a link is only written when its file exists and is
 //! not empty in the session folder (the report is rendered after everything it links), so the
@@ -18,7 +18,9 @@ use crate::output::layout::{
     self, collect_files, exists, CPU_DIR, DISK_DIR, INDEX_FILE, OFFCPU_SVG, REPORT_FILE,
     SNAPSHOT_FILE, SUMMARY_FILE, WRITTEN_LATER,
 };
-use crate::output::{consensus_files, cpu_profile, disk_files, log_io_files, strace_table};
+use crate::output::{
+    consensus_files, cpu_profile, disk_files, log_io_files, strace_table, time_split,
+};
 
 /// `[text](rel)` when the file exists, else the plain text.
 fn link(dir: &Path, rel: &str, text: &str) -> String {
@@ -49,6 +51,7 @@ pub fn markdown(snapshot: &Snapshot, found: &[Finding], dir: &Path) -> String {
     let nodes = roles::nodes(snapshot);
     let mut out = String::new();
     run_section(&mut out, snapshot, found, dir);
+    out.push_str(&time_split::markdown(snapshot));
     nodes_section(&mut out, snapshot, &nodes, dir);
     findings_section(&mut out, found, &nodes);
     network_section(&mut out, snapshot, found, &nodes, dir);

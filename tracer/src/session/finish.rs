@@ -127,6 +127,7 @@ impl Collected {
             opts.output.invocation.clone(),
         );
         snapshot.host = opts.output.host.clone();
+        snapshot.collected = Some(opts.kernel.collection());
         snapshot.profile = self.profile;
         snapshot.offcpu = self.offcpu;
         snapshot.accounting = Some(self.accounting);

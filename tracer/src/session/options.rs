@@ -49,6 +49,16 @@ pub struct KernelOptions {
 }
 
 impl KernelOptions {
+    /// What kinds of data this run collects, as recorded in the snapshot.
+    pub fn collection(&self) -> crate::model::Collection {
+        crate::model::Collection {
+            syscalls: self.syscalls,
+            uprobes: self.plan.uprobes,
+            offcpu: self.offcpu,
+            sampling: self.sample_freq.is_some(),
+        }
+    }
+
     /// The programs left out of loading: those of the kinds of accounting turned off.
     pub fn skipped_programs(&self) -> Vec<&'static str> {
         let mut skip = Vec::new();

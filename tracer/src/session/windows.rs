@@ -393,6 +393,8 @@ pub(super) struct WindowCloser {
     invocation: Vec<String>,
     /// `--host-label`, carried by every window and the metrics.
     host: String,
+    /// What the run collects, recorded in every window.
+    collected: crate::model::Collection,
 }
 
 impl WindowCloser {
@@ -401,6 +403,7 @@ impl WindowCloser {
             sample_freq: opts.kernel.sample_freq,
             invocation: opts.output.invocation.clone(),
             host: opts.output.host.clone(),
+            collected: opts.kernel.collection(),
             last: Instant::now(),
             started_at: chrono::Local::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, false),
             prev: KernelData::default(),
@@ -456,6 +459,7 @@ impl WindowCloser {
             self.invocation.clone(),
         );
         window.host = self.host.clone();
+        window.collected = Some(self.collected);
         window.offcpu = offcpu;
         window.profile = profile;
         self.accounting.add(&accounting);
@@ -509,6 +513,7 @@ impl WindowCloser {
             Vec::new(),
         );
         s.host = self.host.clone();
+        s.collected = Some(self.collected);
         // The metrics need sample totals per node and layer only (and no off-CPU records).
         s.profile = (!self.profile.is_empty()).then(|| self.profile.layer_totals());
         s

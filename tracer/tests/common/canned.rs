@@ -70,6 +70,7 @@ impl Canned {
                 self_cost: None,
                 accounting: None,
                 notes: vec![],
+                collected: None,
             },
         }
     }
@@ -223,6 +224,21 @@ impl Canned {
             rchar: 0,
             wchar: write_bytes,
         });
+        self
+    }
+
+    /// Records what the run collected: `syscalls`, `uprobes`, `offcpu` (sampling as the
+    /// profile says), as `tracer run` does.
+    pub fn collected(mut self, syscalls: bool, uprobes: bool, offcpu: bool) -> Self {
+        self.s.collected = Some(tracer::model::Collection {
+            syscalls,
+            uprobes,
+            offcpu,
+            sampling: self.s.profile.is_some(),
+        });
+        if !uprobes {
+            self.s.attribution = "stacks".into();
+        }
         self
     }
 

@@ -9,13 +9,21 @@
 use std::fmt::Write as _;
 
 use super::functions::{classify_futex, functions, is_raft_frame, FutexWait};
-use crate::analyse::{cpu, roles, syscalls};
+use crate::analyse::{cpu, roles, spinning, syscalls, time_split};
 use crate::model::{FdKind, Snapshot, StackRecord};
 use crate::profile::pattern::{any_matches, Pattern};
 
 /// Result of measuring one figure.
 pub enum Measured {
     Value(f64, String),
+    /// A share of samples, in percent: `hits` of `samples`. Judged only when its confidence
+    /// bound lies on one side of the threshold (see [`super::messages`]): a share of a handful
+    /// of samples is no evidence either way.
+    Share {
+        hits: u64,
+        samples: u64,
+        detail: String,
+    },
     NotMeasured(String),
 }
 
@@ -62,8 +70,27 @@ pub fn measure(snapshot: &Snapshot, nodes: &[roles::Node], id: &str) -> Vec<Meas
     }
 }
 
+/// Figures computed from syscall accounting: not measured when it was off.
+const SYSCALL_FIGURES: &[&str] = &[
+    "log_io.fsync_rate",
+    "log_io.bytes_per_flush",
+    "log_io.io_wait_share",
+    "disk.fsync_latency",
+    "disk.write_fsync_ratio",
+    "disk.flush_time_share",
+    "durability.unflushed_writes",
+];
+
 /// A per-node figure of one node.
 fn measure_node(snapshot: &Snapshot, node: &roles::Node, id: &str) -> Measured {
+    if SYSCALL_FIGURES.contains(&id) {
+        if let Some(why) = snapshot.syscalls_missing() {
+            return Measured::NotMeasured(why.into());
+        }
+        if !snapshot.syscalls.iter().any(|r| r.pid == node.pid) {
+            return Measured::NotMeasured("no syscalls of this node were recorded".into());
+        }
+    }
     match id {
         "network.send_recv_share" => cpu_share(snapshot, node.pid, &functions().send_recv),
         "network.get_connection_share" => {
@@ -130,13 +157,21 @@ fn measure_node(snapshot: &Snapshot, node: &roles::Node, id: &str) -> Measured {
             }
         }
         "durability.unflushed_writes" => durability(snapshot, node.pid),
+        "cpu.spinning_thread" => spinning(snapshot, node),
         other => Measured::NotMeasured(format!("no measurement for {other}")),
     }
 }
 
+/// The node's own samples: those inside tracer's work (its BPF programs, uprobe handling) are
+/// tracer's cost, not the node's, and stay out of every share.
 fn node_stacks(snapshot: &Snapshot, pid: u32) -> Option<Vec<&StackRecord>> {
     let p = snapshot.profile.as_ref()?;
-    Some(p.stacks.iter().filter(|s| s.pid == pid).collect())
+    Some(
+        p.stacks
+            .iter()
+            .filter(|s| s.pid == pid && !time_split::is_tracer_stack(s))
+            .collect(),
+    )
 }
 
 /// Not measured because of the samples, or None when there are enough.
@@ -161,16 +196,17 @@ fn cpu_share(snapshot: &Snapshot, pid: u32, functions: &[Pattern]) -> Measured {
         .iter()
         .map(|p| p.text.trim_start_matches("::"))
         .collect();
-    Measured::Value(
-        s.total_pct,
-        format!(
+    Measured::Share {
+        hits: s.total_samples,
+        samples: s.samples,
+        detail: format!(
             "{} of {} on-CPU samples have {} on the stack (self {:.1}%)",
             s.total_samples,
             s.samples,
             names.join(" / "),
             s.self_pct
         ),
-    )
+    }
 }
 
 /// The `m_mtx` lock share: the time threads of the node spent blocked waiting for a mutex
@@ -179,13 +215,13 @@ fn cpu_share(snapshot: &Snapshot, pid: u32, functions: &[Pattern]) -> Measured {
 /// mutex lock (not a condition-variable wait: an idle applier waiting for work is not
 /// contention) and that have a `Raft::` frame or were recorded inside the consensus layer.
 /// 20% means that, on average, a fifth of a thread was always waiting for the lock. Without
-/// off-CPU data the on-CPU share of samples inside mutex-lock functions under Raft code is used
-/// instead, and the detail says so.
+/// off-CPU data (`--no-offcpu`) it is not measured: on-CPU samples cannot see a thread that
+/// waits (issue 10: no verdict without evidence).
 fn lock_share(snapshot: &Snapshot, node: &roles::Node) -> Measured {
     let in_raft = |frames: &[String], layer: Option<&str>| {
         frames.iter().any(|f| is_raft_frame(f)) || layer == Some("consensus")
     };
-    if !snapshot.offcpu.is_empty() {
+    if snapshot.offcpu_missing().is_none() {
         let (mut mutex_ns, mut condvar_ns, mut unknown_ns, mut waits) = (0u64, 0u64, 0u64, 0u64);
         let mut unattributed_ns = 0u64;
         for o in snapshot
@@ -233,25 +269,10 @@ fn lock_share(snapshot: &Snapshot, node: &roles::Node) -> Measured {
             ),
         );
     }
-    if let Some(why) = samples_missing(snapshot, node.pid) {
-        return Measured::NotMeasured(format!("no off-CPU data and {why}"));
-    }
-    let stacks = node_stacks(snapshot, node.pid).unwrap_or_default();
-    let s = cpu::share(
-        stacks
-            .iter()
-            .copied()
-            .filter(|st| in_raft(&st.frames, st.layer.as_deref())),
-        |f| any_matches(&functions().lock, f),
-    );
-    let all: u64 = stacks.iter().map(|s| s.count).sum();
-    Measured::Value(
-        100.0 * s.total_samples as f64 / all.max(1) as f64,
-        format!(
-            "no off-CPU data: on-CPU share instead, {} of {all} samples in mutex-lock functions under Raft code",
-            s.total_samples
-        ),
-    )
+    Measured::NotMeasured(format!(
+        "{}: lock waits are blocked time, which only off-CPU accounting sees",
+        snapshot.offcpu_missing().unwrap_or("no off-CPU data")
+    ))
 }
 
 fn io_wait(snapshot: &Snapshot, node: &roles::Node) -> Measured {
@@ -480,9 +501,19 @@ fn heartbeat_rate(snapshot: &Snapshot, nodes: &[roles::Node]) -> Vec<Measurement
                         1000.0 / hz.max(1e-9)
                     ),
                 ),
-                None => Measured::NotMeasured(
-                    "leader, but the heartbeat function was not seen (not probed?)".into(),
-                ),
+                None => Measured::NotMeasured(match snapshot.uprobes_missing() {
+                    Some(why) => format!("leader, but heartbeat calls are not counted: {why}"),
+                    None => "leader, but the heartbeat function was not seen (not probed?)".into(),
+                }),
+            };
+            // Calls counted only until the heartbeat function was unprobed (over the probe
+            // budget): a rate over the whole run would be too low.
+            let m = match unprobed_heartbeat(snapshot, n.pid) {
+                Some(at) => Measured::NotMeasured(format!(
+                    "the heartbeat function was unprobed at {at:.1} s (over the probe budget): \
+                     its calls after that are not counted"
+                )),
+                None => m,
             };
             out.push(Measurement::of_node(n.pid, m));
         }
@@ -513,8 +544,87 @@ fn heartbeat_rate(snapshot: &Snapshot, nodes: &[roles::Node]) -> Vec<Measurement
     }
     if out.is_empty() {
         out.push(Measurement::run_wide(Measured::NotMeasured(
-            "no role data and no probed Raft::doHeartBeat calls (uprobes off or not found)".into(),
+            match snapshot.uprobes_missing() {
+                Some(why) => format!("no role data and no probed Raft::doHeartBeat calls: {why}"),
+                None => "no role data and no probed Raft::doHeartBeat calls (not found)".into(),
+            },
         )));
     }
     out
+}
+
+/// When the node's heartbeat function was unprobed for being over the probe budget, if it was.
+fn unprobed_heartbeat(snapshot: &Snapshot, pid: u32) -> Option<f64> {
+    snapshot
+        .functions
+        .iter()
+        .filter(|f| f.pid == pid && any_matches(&functions().heartbeat, &f.function))
+        .find_map(|f| f.detached_at_s)
+}
+
+/// The busiest thread of the node whose syscalls mostly return at once: the share of the run
+/// it was on a CPU or runnable (see [`spinning`]). A measured 0 when no thread polls.
+fn spinning(snapshot: &Snapshot, node: &roles::Node) -> Measured {
+    if let Some(why) = samples_missing(snapshot, node.pid) {
+        return Measured::NotMeasured(why);
+    }
+    if let Some(why) = snapshot.syscalls_missing() {
+        return Measured::NotMeasured(format!(
+            "{why}: whether a thread's calls return at once is unknown"
+        ));
+    }
+    let threads = spinning::threads(snapshot, node.pid, node.lifetime_s);
+    let blocked = |t: &spinning::ThreadBusy| match t.blocked_pct {
+        Some(b) => format!("blocked {b:.1}%"),
+        None => "blocked time not measured (--no-offcpu)".into(),
+    };
+    match threads.iter().find(|t| t.polls()) {
+        Some(t) => {
+            let calls: Vec<String> = t
+                .syscalls
+                .iter()
+                .take(3)
+                .map(|s| {
+                    format!(
+                        "{} {:.0}/s ({:.0}% within {} µs, p50 {:.1} µs, {} errors)",
+                        s.name,
+                        s.per_s,
+                        s.quick_pct,
+                        spinning::QUICK_NS / 1000,
+                        s.p50_us,
+                        s.errors
+                    )
+                })
+                .collect();
+            let frames: Vec<String> = t
+                .top_frames
+                .iter()
+                .map(|(f, pct)| format!("{f} {pct:.0}%"))
+                .collect();
+            Measured::Value(
+                t.busy_pct,
+                format!(
+                    "thread {}: {:.0}% on CPU, {} of {:.1} s; {}; top frames: {}",
+                    t.thread,
+                    t.on_cpu_pct,
+                    blocked(t),
+                    node.lifetime_s,
+                    calls.join(", "),
+                    frames.join(", ")
+                ),
+            )
+        }
+        None => Measured::Value(
+            0.0,
+            match threads.first() {
+                Some(t) => format!(
+                    "no thread's syscalls mostly return at once; busiest thread {} ({:.0}% on CPU, {})",
+                    t.thread,
+                    t.on_cpu_pct,
+                    blocked(t)
+                ),
+                None => "no thread's syscalls mostly return at once".into(),
+            },
+        ),
+    }
 }

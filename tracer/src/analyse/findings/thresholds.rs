@@ -36,6 +36,8 @@ pub enum Test {
     Consensus,
     Disk,
     Durability,
+    /// Where the CPU goes, beyond the four layers (spinning threads).
+    Cpu,
 }
 
 impl Test {
@@ -46,6 +48,7 @@ impl Test {
             Test::Consensus => "Consensus layer",
             Test::Disk => "Disk I/O",
             Test::Durability => "Durability",
+            Test::Cpu => "CPU",
         }
     }
 }
@@ -198,10 +201,13 @@ pub const THRESHOLDS: &[Threshold] = &[
         test: Test::Consensus,
         figure: "applier share",
         unit: "%",
-        limit: Limit::Below(5.0),
-        meaning: "the applier gets little CPU: the state machine may be too slow to keep up with commits",
-        advice: "check the applier is not starved or blocked (lock, I/O); apply in batches",
-        ok_meaning: "the applier gets CPU to apply committed entries",
+        // The original warned below 5%, but an applier that keeps up sleeps most of the time:
+        // little CPU is not lag, and on an idle follower the share rests on a few samples and
+        // flipped between runs (issue 10). Information, not a verdict.
+        limit: Limit::None,
+        meaning: "",
+        advice: "",
+        ok_meaning: "share of the node's on-CPU samples with the applier on the stack; little CPU is not lag (an applier that keeps up sleeps), so the original's < 5% warning is not applied",
         origin: "spec",
     },
     Threshold {
@@ -246,6 +252,17 @@ pub const THRESHOLDS: &[Threshold] = &[
         meaning: "raft state is not durable: the node writes its persister files but never calls fsync/fdatasync, so a crash or power loss loses acknowledged entries",
         advice: "fsync/fdatasync the persister file before answering (batched is fine)",
         ok_meaning: "persister writes are flushed",
+        origin: "tracer",
+    },
+    Threshold {
+        id: "cpu.spinning_thread",
+        test: Test::Cpu,
+        figure: "busiest polling thread never blocks",
+        unit: "%",
+        limit: Limit::Above(90.0),
+        meaning: "a thread is on a CPU (or waiting for one) nearly all the run while its syscalls return at once (zero-timeout polls, EAGAIN reads): it busy-polls and burns a core doing nothing",
+        advice: "block in the poll (a timeout until the next timer, or -1) or park the thread when it has no work",
+        ok_meaning: "share of the run the busiest thread whose syscalls return at once (zero-timeout polls, EAGAIN reads) was on a CPU or runnable; no thread busy-polls",
         origin: "tracer",
     },
 ];
