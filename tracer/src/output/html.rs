@@ -15,7 +15,7 @@ use crate::analyse::findings::{with_unit, Finding, Status};
 use crate::analyse::roles;
 use crate::model::Snapshot;
 use crate::output::layout::{self, REPORT_FILE, SUMMARY_FILE};
-use crate::output::{latency_charts, time_split};
+use crate::output::{latency_charts, time_split, timeline};
 
 fn esc(s: &str) -> String {
     s.replace('&', "&amp;")
@@ -121,6 +121,7 @@ pub fn page(snapshot: &Snapshot, found: &[Finding], dir: &Path) -> String {
     }
     out.push_str("</table>\n");
     out.push_str(&latency_charts::html(snapshot));
+    out.push_str(&timeline::html(snapshot, dir));
     out.push_str("<h2>Flamegraphs</h2><p id=\"fg-status\">flamegraphs loading…</p>\n<ul>");
     let graphs = flamegraphs(dir);
     for (i, g) in graphs.iter().enumerate() {

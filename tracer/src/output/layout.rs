@@ -37,6 +37,8 @@ pub const REPORT_FILE: &str = "TARGETED_PERF_ANALYSIS_REPORT.md";
 pub const SUMMARY_FILE: &str = "summary.json";
 /// The page with the findings and every flamegraph.
 pub const INDEX_FILE: &str = "index.html";
+/// The folder of the window snapshots (continuous mode).
+pub const WINDOWS_DIR: &str = "windows";
 
 /// The strace-style tables, and the disk files when the profile has no `disk` layer.
 pub const DISK_DIR: &str = "04_disk_io_dedicated";

@@ -28,7 +28,8 @@
 //!
 //! Helpers: [`flamegraph`] (inferno SVGs and folded text), [`findings_text`] (finding blocks
 //! several text files embed), [`time_split`] (the per-node "where the time goes" bars the
-//! report and the page open with), [`latency_charts`] (the page's function latency charts).
+//! report and the page open with), [`latency_charts`] (the page's function latency charts), [`timeline`] (the
+//! page's per-window timeline in continuous mode).
 
 pub mod consensus_files;
 pub mod cpu_profile;
@@ -50,3 +51,4 @@ pub mod session_folder;
 pub mod strace_table;
 pub mod summary;
 pub mod time_split;
+pub mod timeline;

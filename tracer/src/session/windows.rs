@@ -328,7 +328,7 @@ pub struct WindowWriter {
     next: u32,
 }
 
-pub const WINDOWS_DIR: &str = "windows";
+pub const WINDOWS_DIR: &str = crate::output::layout::WINDOWS_DIR;
 
 /// `windows/window_NNNN.EXT`, relative to the session folder.
 fn window_file(n: usize, ext: &str) -> String {
