@@ -19,10 +19,11 @@ use crate::target::{self, preflight, HeldChild, TargetSpec};
 use super::metrics_server::MetricsServer;
 use super::{KernelOptions, RunOptions, TargetOptions};
 
-/// Everything that can fail before anything is attached: root, the targets, the output
-/// folder, tracefs. Returns the pids of `--pid` / `--comm` (none for a command) and the
+/// Everything that can fail before anything is attached: the machine (x86-64, kernel
+/// version, BTF), root, the targets, the output folder, tracefs. Returns the pids of `--pid` / `--comm` (none for a command) and the
 /// session folder, created. Each error already says what to do, so `run` adds nothing to it.
 pub(super) fn preflight(opts: &RunOptions) -> Result<(Vec<u32>, SessionDir)> {
+    preflight::require_supported_system()?;
     preflight::require_root()?;
     let existing = target::resolve_existing(&opts.target.spec)?;
     let folder = preflight::prepare_output_dir(&opts.output.out_dir, opts.output.default_name)?;

@@ -11,6 +11,83 @@ use crate::output::session_dir::SessionDir;
 /// Where tracefs is mounted when we mount it ourselves.
 pub const TRACEFS: &str = "/sys/kernel/tracing";
 
+/// The oldest kernel tracer runs on: 5.18 gave the `sched_switch` BTF tracepoint its
+/// `prev_state` argument, which off-CPU time reads to tell a wait from a preemption.
+pub const MIN_KERNEL: (u32, u32) = (5, 18);
+
+/// Where the kernel publishes its own BTF: the BTF tracepoints (`sys_enter`, `sched_switch`)
+/// and task-local storage are typed against it.
+const VMLINUX_BTF: &str = "/sys/kernel/btf/vmlinux";
+
+/// Fails, naming each missing piece and how to get it, unless this machine can run tracer:
+/// x86-64 (the programs read x86-64 registers), Linux >= [`MIN_KERNEL`], and kernel BTF.
+/// tracefs is checked (and mounted) by [`ensure_tracefs`].
+pub fn require_supported_system() -> Result<()> {
+    let (machine, release) = uname();
+    let problems = system_problems(&machine, &release, Path::new(VMLINUX_BTF).is_file());
+    if !problems.is_empty() {
+        bail!(
+            "this machine cannot run tracer:\n  - {}",
+            problems.join("\n  - ")
+        );
+    }
+    Ok(())
+}
+
+/// What is missing, in words with the way out; empty when nothing is.
+fn system_problems(machine: &str, release: &str, has_btf: bool) -> Vec<String> {
+    let mut out = Vec::new();
+    if machine != "x86_64" {
+        out.push(format!(
+            "the CPU architecture is {machine}; tracer's eBPF programs read x86-64 registers \
+             (syscall arguments, frame pointers) and run on x86-64 only"
+        ));
+    }
+    match kernel_version(release) {
+        Some(v) if v >= MIN_KERNEL => {}
+        Some((major, minor)) => out.push(format!(
+            "the kernel is {major}.{minor} ({release}); tracer needs Linux {}.{} or later \
+             (the sched_switch tracepoint's prev_state argument): upgrade the kernel, e.g. \
+             your distribution's HWE or backports kernel",
+            MIN_KERNEL.0, MIN_KERNEL.1
+        )),
+        None => out.push(format!(
+            "the kernel release {release:?} does not start with a version number; tracer \
+             needs Linux {}.{} or later",
+            MIN_KERNEL.0, MIN_KERNEL.1
+        )),
+    }
+    if !has_btf {
+        out.push(format!(
+            "{VMLINUX_BTF} is missing: the kernel was built without BTF type information \
+             (CONFIG_DEBUG_INFO_BTF=y), which tracer's programs are typed against; use a \
+             kernel built with it (the default of current Debian, Ubuntu, Fedora and RHEL \
+             kernels)"
+        ));
+    }
+    out
+}
+
+/// (major, minor) of a kernel release such as `6.18.0-1-amd64`.
+fn kernel_version(release: &str) -> Option<(u32, u32)> {
+    let mut parts = release.split(|c: char| !c.is_ascii_digit());
+    let major = parts.next()?.parse().ok()?;
+    let minor = parts.next()?.parse().ok()?;
+    Some((major, minor))
+}
+
+/// The machine (`x86_64`) and kernel release (`6.18.0-...`), as `uname -m -r` prints them.
+fn uname() -> (String, String) {
+    // SAFETY: utsname is plain bytes; uname fills it and cannot fail with a valid pointer.
+    let mut u: libc::utsname = unsafe { std::mem::zeroed() };
+    unsafe { libc::uname(&mut u) };
+    let field = |f: &[libc::c_char]| {
+        let bytes: Vec<u8> = f.iter().take_while(|&&c| c != 0).map(|&c| c as u8).collect();
+        String::from_utf8_lossy(&bytes).into_owned()
+    };
+    (field(&u.machine), field(&u.release))
+}
+
 /// Fails unless we run as root: loading BPF programs and attaching to tracepoints needs
 /// CAP_BPF and CAP_PERFMON, which in practice means root.
 pub fn require_root() -> Result<()> {
@@ -88,6 +165,21 @@ pub fn prepare_output_dir(dir: &Path, default_name: bool) -> Result<SessionDir> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_system_check_names_each_missing_requirement() {
+        assert!(system_problems("x86_64", "6.18.0-1-amd64", true).is_empty());
+        assert!(system_problems("x86_64", "5.18.0", true).is_empty());
+        let old = system_problems("x86_64", "5.15.0-91-generic", true);
+        assert_eq!(old.len(), 1);
+        assert!(old[0].contains("5.15") && old[0].contains("5.18"), "{old:?}");
+        let all = system_problems("aarch64", "4.19.0", false);
+        assert_eq!(all.len(), 3, "{all:?}");
+        assert!(all[0].contains("aarch64") && all[2].contains("CONFIG_DEBUG_INFO_BTF"));
+        assert_eq!(system_problems("x86_64", "garbage", true).len(), 1);
+        assert_eq!(kernel_version("6.1-rc3"), Some((6, 1)));
+        assert_eq!(kernel_version("10.0.0"), Some((10, 0)));
+    }
 
     #[test]
     fn a_taken_default_name_gets_the_next_free_suffix_and_a_taken_o_is_refused() {
