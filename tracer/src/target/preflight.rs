@@ -82,7 +82,11 @@ fn uname() -> (String, String) {
     let mut u: libc::utsname = unsafe { std::mem::zeroed() };
     unsafe { libc::uname(&mut u) };
     let field = |f: &[libc::c_char]| {
-        let bytes: Vec<u8> = f.iter().take_while(|&&c| c != 0).map(|&c| c as u8).collect();
+        let bytes: Vec<u8> = f
+            .iter()
+            .take_while(|&&c| c != 0)
+            .map(|&c| c as u8)
+            .collect();
         String::from_utf8_lossy(&bytes).into_owned()
     };
     (field(&u.machine), field(&u.release))
@@ -172,7 +176,10 @@ mod tests {
         assert!(system_problems("x86_64", "5.18.0", true).is_empty());
         let old = system_problems("x86_64", "5.15.0-91-generic", true);
         assert_eq!(old.len(), 1);
-        assert!(old[0].contains("5.15") && old[0].contains("5.18"), "{old:?}");
+        assert!(
+            old[0].contains("5.15") && old[0].contains("5.18"),
+            "{old:?}"
+        );
         let all = system_problems("aarch64", "4.19.0", false);
         assert_eq!(all.len(), 3, "{all:?}");
         assert!(all[0].contains("aarch64") && all[2].contains("CONFIG_DEBUG_INFO_BTF"));
