@@ -59,8 +59,8 @@ pub struct Inflight {
     pub start_ns: u64,
     pub nr: u32,
     pub fd_kind: u32,
-    /// For fd syscalls on files: the file's path id. For `open*`: the id of the path being
-    /// opened. For `dup*`/`fcntl`: the source fd. For `socketpair`/`pipe*`: the user pointer.
+    /// For fd syscalls on files: the file's path id. For `open*`: the user pointer to the path
+    /// being opened (read at exit if the open succeeded). For `dup*`/`fcntl`: the source fd. For `socketpair`/`pipe*`: the user pointer.
     pub arg: u64,
     /// The fd argument (or the new fd for dup2/dup3), -1 when there is none.
     pub fd: i64,

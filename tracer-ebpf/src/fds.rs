@@ -3,6 +3,11 @@
 //! User space seeds `FDS` from /proc/PID/fd when it attaches; from then on the syscalls that
 //! create, duplicate and close fds keep it current. That is how `write` on a socket is told
 //! apart from `write` on a file without reading kernel structures.
+//!
+//! A path enters `PATHS` only when its `open*` succeeded (read again from the caller's memory
+//! at the syscall's exit): probing for files that do not exist fills nothing. User space
+//! moves `PATHS` into its own table every window (`tracer::kernel::collect`), so the map only
+//! holds the paths opened since.
 
 use aya_ebpf::helpers::bpf_probe_read_user_str_bytes;
 use tracer_common::{is_pseudo_path, path_hash, sysno, Drop, FdInfo, FdKey, FdKind, Inflight};
@@ -38,8 +43,9 @@ pub fn classify(tgid: u32, fd: i64) -> (FdKind, u64) {
 #[inline(always)]
 pub fn on_enter(args: Args, nr: u32, entry: &mut Inflight) {
     match nr {
-        sysno::OPEN | sysno::CREAT => capture_path(args.get(0), entry),
-        sysno::OPENAT | sysno::OPENAT2 => capture_path(args.get(1), entry),
+        // The path is read at exit, and only if the open succeeded: keep the pointer.
+        sysno::OPEN | sysno::CREAT => entry.arg = args.get(0),
+        sysno::OPENAT | sysno::OPENAT2 => entry.arg = args.get(1),
         sysno::DUP => entry.arg = args.get(0),
         sysno::DUP2 | sysno::DUP3 => {
             entry.arg = args.get(0);
@@ -62,7 +68,9 @@ pub fn on_exit(tgid: u32, entry: &Inflight, ret: i64) {
     let nr = entry.nr;
     match nr {
         sysno::OPEN | sysno::CREAT | sysno::OPENAT | sysno::OPENAT2 => {
-            set(tgid, ret, FdKind::from_u32(entry.new_kind), entry.arg)
+            let mut kind = entry.new_kind;
+            let path_id = path_id_of(entry.arg, &mut kind);
+            set(tgid, ret, FdKind::from_u32(kind), path_id)
         }
         sysno::SOCKET | sysno::ACCEPT | sysno::ACCEPT4 => set(tgid, ret, FdKind::Socket, 0),
         sysno::CLOSE => {
@@ -119,14 +127,10 @@ fn set_pair(tgid: u32, user_ptr: u64, kind: FdKind) {
     }
 }
 
-/// Reads the path at `user_ptr`, stores it in `PATHS`, and sets `entry.arg` to its id
-/// (`tracer_common::path_hash`, which user space's `path_id` computes too) and
-/// `entry.new_kind` to what the new fd will be (pseudo file systems are not disk files).
-#[inline(always)]
-fn capture_path(user_ptr: u64, entry: &mut Inflight) {
-    entry.arg = path_id_of(user_ptr, &mut entry.new_kind);
-}
-
+/// Reads the path at `user_ptr` (the `open*` argument, still in the caller's memory at the
+/// syscall's exit), stores it in `PATHS`, and returns its id (`tracer_common::path_hash`,
+/// which user space's `path_id` computes too), 0 when it cannot be read. Sets `new_kind` to
+/// what the new fd is (pseudo file systems are not disk files).
 #[inline(always)]
 fn path_id_of(user_ptr: u64, new_kind: &mut u32) -> u64 {
     let Some(buf) = PATH_SCRATCH.get_ptr_mut(0) else {

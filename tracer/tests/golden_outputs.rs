@@ -88,6 +88,7 @@ fn overhead() -> SelfCost {
             ("sample_cpu".into(), 1485, 3_000_000),
         ],
         bpf_sampled_seconds: 2.0,
+        kernel_maps: vec![],
     }
 }
 

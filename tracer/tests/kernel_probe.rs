@@ -161,7 +161,7 @@ fn probed_functions_count_exactly_and_charge_their_syscalls_to_their_layer() {
 
     // PATHS and FILE_STATS: the kernel's id of each path is user space's path_id, the long
     // path stored truncated to its first 255 bytes.
-    let paths = maps::paths(&attached).unwrap();
+    let paths = maps::take_paths(&mut attached).unwrap();
     let files = maps::file_stats(&attached).unwrap();
     for path in [&long, &short] {
         let bytes = path.as_os_str().as_encoded_bytes();

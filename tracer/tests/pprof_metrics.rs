@@ -542,6 +542,7 @@ fn metrics_are_valid_exposition_text_whose_values_are_the_snapshots() {
             ("sample_cpu".into(), 1485, 3_000_000),
         ],
         bpf_sampled_seconds: 2.0,
+        kernel_maps: vec![],
     };
     let text = render(&s, Some(&overhead));
     let (m, types) = parse(&text);
@@ -875,6 +876,7 @@ fn promtool_check_metrics_accepts_the_text() {
         tracer_rss_bytes: 48 << 20,
         bpf_programs: vec![("sys_enter".into(), 1_000_000, 250_000_000)],
         bpf_sampled_seconds: 2.0,
+        kernel_maps: vec![],
     };
     for text in [
         render(&metrics_snapshot(), Some(&overhead)),

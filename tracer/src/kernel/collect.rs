@@ -7,6 +7,7 @@ use tracer_common::{
     Drop, FuncKey, FuncStats, SyscallStats, WindowControl, WindowCount, STACK_EPOCH_FILL,
 };
 
+use super::retired::{self, Retired};
 use super::{attach::Attached, maps, maps::StackLookup};
 use crate::model::{Accounting, FdKind, Stats, Tally};
 
@@ -119,27 +120,44 @@ fn thread_name(comm: &[u8; 16]) -> String {
     String::from_utf8_lossy(&comm[..end]).into_owned()
 }
 
-/// Reads every counter map (cumulative: a window is the difference of two reads). Samples
-/// and blocked time are drained by [`WindowSwitch::drain`].
-pub fn read(attached: &Attached) -> Result<KernelData> {
+/// Reads every counter map (cumulative: a window is the difference of two reads), with the
+/// entries of processes that exited (moved to `retired`) added back. Moves the paths stored
+/// since the last read into `retired`. Samples and blocked time are drained by
+/// [`WindowSwitch::drain`].
+pub fn read(attached: &mut Attached, retired: &mut Retired) -> Result<KernelData> {
     let mut data = KernelData::default();
-    for (key, s) in maps::syscall_stats(attached)? {
+    let syscalls = retired::merged(
+        maps::syscall_stats(attached)?,
+        &retired.syscalls,
+        maps::sum_syscall_stats,
+    );
+    for (key, s) in syscalls {
         let kind = FdKind::from(tracer_common::FdKind::from_u32(key.fd_kind));
         data.syscalls
             .push((key.tgid, key.nr, kind, key.layer, stats_of(&s)));
     }
-    for (key, s) in maps::file_stats(attached)? {
+    let files = retired::merged(
+        maps::file_stats(attached)?,
+        &retired.files,
+        maps::sum_syscall_stats,
+    );
+    for (key, s) in files {
         data.files
             .push((key.tgid, key.nr, key.path_id, stats_of(&s)));
     }
-    data.paths = maps::paths(attached)?;
+    retired.take_paths(attached)?;
+    data.paths = retired.paths.clone();
     for (reason, n) in maps::drops(attached)? {
         data.drops.insert(reason.name().to_string(), n);
     }
-    data.functions = maps::function_stats(attached)?
-        .iter()
-        .map(|(key, v)| calls_of(*key, v))
-        .collect();
+    data.functions = retired::merged(
+        maps::function_stats(attached)?,
+        &retired.functions,
+        maps::sum_func_stats,
+    )
+    .iter()
+    .map(|(key, v)| calls_of(*key, v))
+    .collect();
     for (dev, s) in maps::block_latency(attached)? {
         data.block_latency.push((dev, stats_of(&s)));
     }

@@ -13,7 +13,7 @@ use aya::maps::{
     Array, HashMap as BpfHashMap, Map, MapData, PerCpuArray, PerCpuHashMap, PerCpuValues,
     StackTraceMap,
 };
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use tracer_common::{
     maps as names, Drop, FdInfo, FdKey, FileKey, FuncKey, FuncStats, OffCpuKey, OffCpuValue,
     PathBuf as BpfPath, SampleKey, SyscallKey, SyscallStats, TargetInfo, WindowControl,
@@ -123,26 +123,90 @@ pub fn seed_paths(attached: &mut Attached, paths: &[(u64, BpfPath)]) -> Result<(
     Ok(())
 }
 
-/// `PATHS`: path id → the path as opened (up to its NUL).
-pub fn paths(attached: &Attached) -> Result<HashMap<u64, String>> {
-    let table: BpfHashMap<_, u64, BpfPath> = BpfHashMap::try_from(map(attached, names::PATHS)?)?;
+/// `PATHS`: path id → the path as opened (up to its NUL), deleted as read. Nothing is lost
+/// if the kernel side stores the same id again meanwhile: an id is the hash of its path, so
+/// the entry read and the one stored are the same path.
+pub fn take_paths(attached: &mut Attached) -> Result<HashMap<u64, String>> {
+    let mut table: BpfHashMap<_, u64, BpfPath> =
+        BpfHashMap::try_from(map_mut(attached, names::PATHS)?)?;
+    let ids: Vec<u64> = table.keys().filter_map(|k| k.ok()).collect();
     let mut out = HashMap::new();
-    for item in table.iter() {
-        let (id, path) = item?;
+    for id in ids {
+        let Ok(path) = table.get(&id, 0) else {
+            continue;
+        };
         let end = path
             .bytes
             .iter()
             .position(|&b| b == 0)
             .unwrap_or(path.bytes.len());
         out.insert(id, String::from_utf8_lossy(&path.bytes[..end]).into_owned());
+        let _ = table.remove(&id);
     }
     Ok(out)
+}
+
+/// Deletes every `FDS` entry of the processes `tgids` (they exited).
+pub fn remove_fds_of(attached: &mut Attached, tgids: &HashSet<u32>) -> Result<()> {
+    let mut table: BpfHashMap<_, FdKey, FdInfo> =
+        BpfHashMap::try_from(map_mut(attached, names::FDS)?)?;
+    let keys: Vec<FdKey> = table
+        .keys()
+        .filter_map(|k| k.ok())
+        .filter(|k| tgids.contains(&k.tgid))
+        .collect();
+    for k in keys {
+        let _ = table.remove(&k);
+    }
+    Ok(())
+}
+
+/// How full the kernel side's hash maps are now: (map, entries, capacity) for every map
+/// whose size grows with what the targets do. Counting walks the keys, one syscall each:
+/// for the end of a run, not for every poll.
+pub fn fill(attached: &Attached) -> Result<Vec<(String, u64, u64)>> {
+    Ok(vec![
+        per_cpu_fill::<SyscallKey, SyscallStats>(attached, names::SYSCALL_STATS)?,
+        per_cpu_fill::<FileKey, SyscallStats>(attached, names::FILE_STATS)?,
+        per_cpu_fill::<FuncKey, FuncStats>(attached, names::FUNC_STATS)?,
+        per_cpu_fill::<SampleKey, u64>(attached, names::SAMPLES)?,
+        per_cpu_fill::<OffCpuKey, OffCpuValue>(attached, names::OFFCPU)?,
+        hash_fill::<FdKey, FdInfo>(attached, names::FDS)?,
+        hash_fill::<u64, BpfPath>(attached, names::PATHS)?,
+        hash_fill::<u32, TargetInfo>(attached, names::TARGETS)?,
+    ])
+}
+
+fn per_cpu_fill<K: aya::Pod, V: aya::Pod>(
+    attached: &Attached,
+    name: &str,
+) -> Result<(String, u64, u64)> {
+    let m = per_cpu_hash::<K, V>(attached, name)?;
+    let n = m.keys().filter(|k| k.is_ok()).count() as u64;
+    Ok((name.to_string(), n, capacity(attached, name)?))
+}
+
+fn hash_fill<K: aya::Pod, V: aya::Pod>(
+    attached: &Attached,
+    name: &str,
+) -> Result<(String, u64, u64)> {
+    let m: BpfHashMap<_, K, V> = BpfHashMap::try_from(map(attached, name)?)?;
+    let n = m.keys().filter(|k| k.is_ok()).count() as u64;
+    Ok((name.to_string(), n, capacity(attached, name)?))
+}
+
+fn capacity(attached: &Attached, name: &str) -> Result<u64> {
+    let data: &MapData = match map(attached, name)? {
+        Map::HashMap(d) | Map::PerCpuHashMap(d) => d,
+        _ => anyhow::bail!("{name} is not a hash map"),
+    };
+    Ok(u64::from(data.info()?.max_entries()))
 }
 
 // --- SYSCALL_STATS, FILE_STATS, BLOCK_LATENCY -----------------------------------------------
 
 /// Per-CPU slots of one `SyscallStats`, summed (max of the maxima).
-fn sum_syscall_stats(values: &[SyscallStats]) -> SyscallStats {
+pub fn sum_syscall_stats(values: &[SyscallStats]) -> SyscallStats {
     let mut out = SyscallStats {
         count: 0,
         errors: 0,
@@ -182,7 +246,7 @@ pub fn block_latency(attached: &Attached) -> Result<Vec<(u32, SyscallStats)>> {
 // --- FUNC_STATS ------------------------------------------------------------------------------
 
 /// Per-CPU slots of one `FuncStats`, summed (max of the maxima).
-fn sum_func_stats(values: &[FuncStats]) -> FuncStats {
+pub fn sum_func_stats(values: &[FuncStats]) -> FuncStats {
     let mut out = FuncStats {
         entries: 0,
         returns: 0,
@@ -317,6 +381,46 @@ fn drain_per_cpu<K: aya::Pod, V: aya::Pod>(
             .with_context(|| format!("deleting from map {name}"))?;
     }
     Ok(out)
+}
+
+/// `SYSCALL_STATS` entries of the processes `tgids`, deleted as read (they exited:
+/// nothing writes them any more).
+pub fn take_syscall_stats_of(
+    attached: &mut Attached,
+    tgids: &HashSet<u32>,
+) -> Result<Vec<(SyscallKey, SyscallStats)>> {
+    drain_per_cpu(
+        attached,
+        names::SYSCALL_STATS,
+        |k: &SyscallKey| tgids.contains(&k.tgid),
+        sum_syscall_stats,
+    )
+}
+
+/// `FILE_STATS` entries of the processes `tgids`, deleted as read (they exited).
+pub fn take_file_stats_of(
+    attached: &mut Attached,
+    tgids: &HashSet<u32>,
+) -> Result<Vec<(FileKey, SyscallStats)>> {
+    drain_per_cpu(
+        attached,
+        names::FILE_STATS,
+        |k: &FileKey| tgids.contains(&k.tgid),
+        sum_syscall_stats,
+    )
+}
+
+/// `FUNC_STATS` entries of the processes `tgids`, deleted as read (they exited).
+pub fn take_function_stats_of(
+    attached: &mut Attached,
+    tgids: &HashSet<u32>,
+) -> Result<Vec<(FuncKey, FuncStats)>> {
+    drain_per_cpu(
+        attached,
+        names::FUNC_STATS,
+        |k: &FuncKey| tgids.contains(&k.tgid),
+        sum_func_stats,
+    )
 }
 
 /// `SAMPLES`: the on-CPU sample counts of windows before `current`, deleted as read.

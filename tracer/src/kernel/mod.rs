@@ -17,5 +17,6 @@ pub mod attach;
 pub mod collect;
 pub mod explain;
 pub mod maps;
+pub mod retired;
 
 pub use explain::{explain_attach_error, explain_sampling_error};

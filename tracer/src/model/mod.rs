@@ -454,6 +454,18 @@ pub struct SelfCost {
     /// Wall time BPF statistics were on: `bpf_programs` covers this much of the run.
     #[serde(default, rename = "bpf_sampled_s")]
     pub bpf_sampled_seconds: f64,
+    /// How full the kernel side's hash maps were at the end of the run (empty in windows
+    /// and in sessions saved before tracer measured it).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub kernel_maps: Vec<MapFill>,
+}
+
+/// Entries of one kernel map at the end of the run, against its capacity.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct MapFill {
+    pub map: String,
+    pub entries: u64,
+    pub capacity: u64,
 }
 
 /// The roles of one node over the run.

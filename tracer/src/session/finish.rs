@@ -67,6 +67,8 @@ impl Session<'_> {
         self.bpf_cost.finish(&self.attached);
         // Stop recording before reading, so the counters read agree with each other.
         self.attached.clear_targets()?;
+        // How full the kernel maps got, before the last read drains what it drains.
+        let map_fill = crate::kernel::maps::fill(&self.attached)?;
         let kernel = self.windows.close(
             &mut self.attached,
             &self.plan,
@@ -75,7 +77,15 @@ impl Session<'_> {
             &mut self.symbolizer,
             &self.bpf_cost,
         )?;
-        let cost = overhead::measure(&self.bpf_cost);
+        let mut cost = overhead::measure(&self.bpf_cost);
+        cost.kernel_maps = map_fill
+            .into_iter()
+            .map(|(map, entries, capacity)| crate::model::MapFill {
+                map,
+                entries,
+                capacity,
+            })
+            .collect();
         // `-- CMD` still running (the duration ended, or Ctrl-C): stopped as timeout(1) does,
         // after the counters were read, so its shutdown is not part of the run.
         let command_stopped_by = self

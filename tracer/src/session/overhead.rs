@@ -147,6 +147,7 @@ pub fn measure(meter: &BpfCostMeter) -> SelfCost {
         tracer_rss_bytes: rss_bytes(),
         bpf_programs,
         bpf_sampled_seconds,
+        kernel_maps: vec![],
     }
 }
 

@@ -185,11 +185,13 @@ impl Session<'_> {
         Ok(())
     }
 
-    /// Marks processes that exited (our own child is reaped here, for its exit status) and
-    /// stops tracing their pids, which may be reused by unrelated processes.
+    /// Marks processes that exited (our own child is reaped here, for its exit status), stops
+    /// tracing their pids, which may be reused by unrelated processes, and moves their kernel
+    /// state to user space so the kernel maps stay bounded however many processes come and go.
     fn reap_exits(&mut self) -> Result<()> {
         let elapsed = self.start.elapsed().as_secs_f64();
         let exited = self.exits.exited();
+        let mut gone_now = std::collections::HashSet::new();
         for p in self
             .processes
             .values_mut()
@@ -202,13 +204,14 @@ impl Session<'_> {
             if gone {
                 p.exited_at_s = Some(elapsed);
                 self.attached.remove_target(p.pid)?;
+                gone_now.insert(p.pid);
                 messages::say(&format!(
                     "pid {} ({}) exited after {elapsed:.1} s",
                     p.pid, p.comm
                 ));
             }
         }
-        Ok(())
+        self.windows.retire(&mut self.attached, &gone_now)
     }
 
     fn draw_status_line(&mut self) {

@@ -11,6 +11,7 @@ use std::time::Instant;
 
 use crate::kernel::attach::Attached;
 use crate::kernel::collect::{self, KernelData};
+use crate::kernel::retired::Retired;
 use crate::model::assemble;
 use crate::model::{Accounting, CpuProfile, OffCpuRecord, ProcessInfo, Snapshot, Stats};
 use crate::output::session_dir::SessionDir;
@@ -388,6 +389,8 @@ pub(super) struct WindowCloser {
     sample_freq: Option<u64>,
     /// The generation switch that drains samples and blocked time without losing any.
     switch: collect::WindowSwitch,
+    /// Counters of exited processes and paths, moved out of the kernel maps.
+    retired: Retired,
     /// Events taken, recorded and lost, summed over the windows.
     accounting: Accounting,
     invocation: Vec<String>,
@@ -412,6 +415,7 @@ impl WindowCloser {
             writer: WindowWriter::new(folder, opts.output.keep_windows),
             write_error: None,
             switch: Default::default(),
+            retired: Retired::default(),
             accounting: Accounting::default(),
         }
     }
@@ -436,7 +440,7 @@ impl WindowCloser {
         symbolizer: &mut StackSymbolizer,
         bpf_cost: &BpfCostMeter,
     ) -> Result<KernelData> {
-        let mut cur = collect::read(attached)?;
+        let mut cur = collect::read(attached, &mut self.retired)?;
         self.switch.drain(attached, &mut cur)?;
         let d = delta(&cur, &self.prev);
         let accounting = d.accounting.clone();
@@ -525,6 +529,15 @@ impl WindowCloser {
             sampling.then(|| self.profile.profile()),
             std::mem::take(&mut self.offcpu),
         )
+    }
+
+    /// Moves the kernel state of `pids`, which exited, to user space (`kernel::retired`).
+    pub(super) fn retire(
+        &mut self,
+        attached: &mut Attached,
+        pids: &std::collections::HashSet<u32>,
+    ) -> Result<()> {
+        self.retired.retire(attached, pids)
     }
 
     /// Events taken, recorded and lost, summed over the windows.
