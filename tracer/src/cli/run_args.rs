@@ -3,16 +3,18 @@
 //! (ranges, durations, conflicts); the conversion builds the real things, the target, its
 //! executables and the probe plan (`symbols::plan::plan_for`), and decides every default.
 
-use anyhow::Result;
+use anyhow::{bail, Result};
 use clap::Args;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use super::duration::parse_flag as parse_duration;
 use super::TargetArgs;
+use crate::messages;
+use crate::profile;
 use crate::session::{KernelOptions, OutputOptions, RunOptions, SessionOptions, TargetOptions};
 use crate::symbols::plan::{self, ProbeOptions};
-use crate::target;
+use crate::target::{self, discover, TargetSpec};
 
 #[derive(Args, Debug, Clone)]
 pub struct RunArgs {
@@ -72,6 +74,11 @@ pub struct RunArgs {
     /// Window snapshots kept on disk.
     #[arg(long, value_name = "N", default_value_t = 60)]
     pub keep_windows: usize,
+    /// With no --pid, --comm or command, tracer looks at every process of the host for the
+    /// cluster's nodes; with --under PID only at PID and its descendants (a container's or a
+    /// service's main process, a shell).
+    #[arg(long, value_name = "PID")]
+    pub under: Option<u32>,
     /// Command to start and trace from exec to exit, with its children (like `strace -f CMD`).
     /// It runs in a process group of its own; when tracing stops first (--duration, Ctrl-C)
     /// the group is stopped like timeout(1) stops its command.
@@ -84,7 +91,19 @@ impl RunArgs {
     /// in the targets' objects (its warnings are printed now and kept for the report),
     /// and the defaults decided. `invocation` is the command line, for the report.
     pub fn into_options(self, invocation: Vec<String>) -> Result<RunOptions> {
-        let spec = self.target.spec_with_command(self.command)?;
+        let spec = match self.target.spec_with_command(self.command)? {
+            Some(_) if self.under.is_some() => bail!(
+                "--under PID limits discovery, which runs only when no --pid, --comm or command \
+                 is given: drop --under, or the target"
+            ),
+            Some(spec) => spec,
+            None => {
+                let profile = profile::load_or_default(self.target.profile.as_deref())?;
+                let found = discover::discover(&profile, self.under)?;
+                messages::say(&found.summary());
+                TargetSpec::Discover(found)
+            }
+        };
         let probes = ProbeOptions {
             profile: self.target.profile,
             no_probe: self.no_probe,

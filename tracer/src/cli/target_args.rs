@@ -32,17 +32,17 @@ impl TargetArgs {
         }
     }
 
-    /// What `tracer run` traces: the processes, or `command` (the words after `--`).
-    pub fn spec_with_command(&self, command: Vec<String>) -> Result<TargetSpec> {
+    /// What `tracer run` was told to trace: the processes, or `command` (the words after
+    /// `--`). None when nothing was named: `tracer run` then discovers the cluster
+    /// (`target::discover`).
+    pub fn spec_with_command(&self, command: Vec<String>) -> Result<Option<TargetSpec>> {
         match (self.processes(), command.is_empty()) {
             (Some(_), false) => {
                 bail!("give either --pid/--comm or a command after `--`, not both")
             }
-            (None, false) => Ok(TargetSpec::Command(command)),
-            (Some(spec), true) => Ok(spec),
-            (None, true) => bail!(
-                "nothing to trace: give --pid PID (repeatable), --comm NAME, or `-- CMD ARGS...`"
-            ),
+            (None, false) => Ok(Some(TargetSpec::Command(command))),
+            (Some(spec), true) => Ok(Some(spec)),
+            (None, true) => Ok(None),
         }
     }
 }

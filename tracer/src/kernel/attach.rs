@@ -45,6 +45,10 @@ pub struct Attached {
     pub(super) ebpf: Ebpf,
     /// Per probed function (by id): its entry link and (unless entry-only) return link.
     probe_links: Vec<Option<(UProbeLinkId, Option<UProbeLinkId>)>>,
+    /// Processes traced for a while, then judged not what was asked for (discovery: the same
+    /// executable as the nodes, but no Raft code ran): their records are left out of every
+    /// read ([`super::collect::read`]).
+    forgotten: std::collections::HashSet<u32>,
 }
 
 impl Attached {
@@ -111,6 +115,7 @@ impl Attached {
         Ok(Attached {
             ebpf,
             probe_links: Vec::new(),
+            forgotten: Default::default(),
         })
     }
 
@@ -221,6 +226,8 @@ impl Attached {
     /// Starts tracing `pid`. With `follow_children`, processes it forks are traced too.
     /// Seeds the fd table from /proc so fds opened before we attached are classified.
     pub fn add_target(&mut self, pid: u32, root_pid: u32, follow_children: bool) -> Result<()> {
+        // A pid reused by a new process is that process.
+        self.forgotten.remove(&pid);
         let info = TargetInfo {
             root_tgid: root_pid,
             follow_children: follow_children as u32,
@@ -232,6 +239,18 @@ impl Attached {
     /// Stops tracing `pid` (it exited: its pid may be reused by an unrelated process).
     pub fn remove_target(&mut self, pid: u32) -> Result<()> {
         maps::remove_target(self, pid)
+    }
+
+    /// Stops tracing `pid` and leaves what it recorded so far out of every later read: it was
+    /// traced only to find out whether it is a target (discovery), and it is not.
+    pub fn forget_target(&mut self, pid: u32) -> Result<()> {
+        self.forgotten.insert(pid);
+        maps::remove_target(self, pid)
+    }
+
+    /// Processes whose records every read leaves out (see [`Self::forget_target`]).
+    pub fn forgotten(&self) -> &std::collections::HashSet<u32> {
+        &self.forgotten
     }
 
     /// Stops tracing every process (the programs stay attached but record nothing more).

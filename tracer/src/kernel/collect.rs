@@ -161,7 +161,25 @@ pub fn read(attached: &mut Attached, retired: &mut Retired) -> Result<KernelData
     for (dev, s) in maps::block_latency(attached)? {
         data.block_latency.push((dev, stats_of(&s)));
     }
+    data.leave_out(attached.forgotten());
     Ok(data)
+}
+
+impl KernelData {
+    /// Drops the records of the processes `pids` (see `Attached::forget_target`). The
+    /// window's `samples_taken` and accounting cannot be split by process and still count
+    /// their samples: a process is forgotten for running no Raft code in its first second, so
+    /// few if any.
+    pub fn leave_out(&mut self, pids: &std::collections::HashSet<u32>) {
+        if pids.is_empty() {
+            return;
+        }
+        self.syscalls.retain(|r| !pids.contains(&r.0));
+        self.files.retain(|r| !pids.contains(&r.0));
+        self.functions.retain(|f| !pids.contains(&f.tgid));
+        self.samples.retain(|s| !pids.contains(&s.tgid));
+        self.offcpu.retain(|o| !pids.contains(&o.tgid));
+    }
 }
 
 /// How long user space waits after moving the window on before it reads the old one. The
@@ -260,6 +278,9 @@ impl WindowSwitch {
             });
         }
         drop(stacks);
+        // Processes discovery judged not nodes: their samples leave the data (the window's
+        // accounting still counts them as recorded: the kernel did record them).
+        data.leave_out(attached.forgotten());
         data.samples_taken = acc.samples.taken;
         data.accounting = acc;
         if self.seen.len() >= STACK_EPOCH_FILL as usize {

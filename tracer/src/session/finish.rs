@@ -42,6 +42,8 @@ pub(super) struct Collected {
     started_at: String,
     duration_s: f64,
     windows_written: u32,
+    /// What discovery found and judged (no target named).
+    discovery_notes: Vec<String>,
     /// The programs detaching (removing uprobes waits for the kernel, tens of ms each).
     detach: JoinHandle<()>,
 }
@@ -115,6 +117,7 @@ impl Session<'_> {
             started_at: self.started_at,
             duration_s,
             windows_written: self.windows.written(),
+            discovery_notes: self.discovery.map(|d| d.notes).unwrap_or_default(),
             detach,
         })
     }
@@ -174,7 +177,7 @@ impl Collected {
     /// the command's status, stacks folded to bound memory. (The plan's warnings follow them,
     /// added by `build_snapshot`.)
     fn notes(&self, opts: &RunOptions) -> Vec<String> {
-        let mut notes = Vec::new();
+        let mut notes = self.discovery_notes.clone();
         for p in self.processes.values() {
             if let Some(t) = p.exited_at_s {
                 if self.stop != StopReason::AllExited || !self.command {

@@ -13,6 +13,7 @@
 //! (`output/`).
 
 pub mod budget;
+mod discovery;
 pub mod exits;
 mod finish;
 pub mod late_objects;
@@ -91,8 +92,18 @@ pub fn run(opts: &RunOptions) -> Result<RunOutcome> {
     let mut session = Session::begin(opts, attached, plan, targets, &folder, stop_flag, metrics)
         .context("failed to release the traced command")?;
 
-    while session.tick()? {
-        std::thread::sleep(POLL);
+    loop {
+        match session.tick() {
+            Ok(true) => std::thread::sleep(POLL),
+            Ok(false) => break,
+            Err(e) => {
+                // Nothing was written yet (discovery found no node, say): leave no empty
+                // folder behind. remove_dir removes only an empty directory.
+                drop(session);
+                let _ = std::fs::remove_dir(folder.path());
+                return Err(e);
+            }
+        }
     }
 
     let stopped = Instant::now();
@@ -173,6 +184,8 @@ pub(crate) struct Session<'a> {
     exits: ExitWatch,
     /// Objects the targets map after the start (`dlopen`): resolved and probed when seen.
     late: late_objects::LateObjects,
+    /// No target named: which discovered processes are nodes, and new ones.
+    discovery: Option<discovery::DiscoveryWatch>,
     metrics: Option<MetricsEndpoint>,
 }
 
@@ -203,6 +216,14 @@ impl<'a> Session<'a> {
         if opts.kernel.sample_freq.is_some() {
             symbolizer.warm_kernel();
         }
+        let discovery = match &opts.target.spec {
+            TargetSpec::Discover(found) => Some(discovery::DiscoveryWatch::new(
+                found,
+                &existing,
+                plan.uprobes,
+            )),
+            _ => None,
+        };
         Ok(Session {
             opts,
             attached,
@@ -228,6 +249,7 @@ impl<'a> Session<'a> {
             bpf_cost: BpfCostMeter::new(),
             exits: ExitWatch::new(),
             late: late_objects::LateObjects::default(),
+            discovery,
             metrics,
         })
     }
@@ -237,6 +259,15 @@ impl<'a> Session<'a> {
 fn describe_target(spec: &TargetSpec, existing: &[u32]) -> String {
     match spec {
         TargetSpec::Command(argv) => format!("`{}`", argv.join(" ")),
+        TargetSpec::Discover(_) => format!(
+            "the {} processes discovery found (pid {})",
+            existing.len(),
+            existing
+                .iter()
+                .map(u32::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
         _ => format!(
             "pid {}",
             existing

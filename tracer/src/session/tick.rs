@@ -24,6 +24,7 @@ impl Session<'_> {
         self.bpf_cost.tick(&self.attached);
         self.check_probe_budget()?;
         self.follow_new_processes()?;
+        self.follow_discovery()?;
         self.keep_young_maps_fresh();
         self.probe_late_objects()?;
         let periodic = self.last_map_refresh.elapsed() >= MAP_REFRESH;
@@ -232,7 +233,10 @@ impl Session<'_> {
         if self.stop_flag.load(Ordering::Relaxed) {
             return Ok(Some(StopReason::Signal));
         }
-        let waits_for_new = matches!(self.opts.target.spec, TargetSpec::Comm(_));
+        let waits_for_new = matches!(
+            self.opts.target.spec,
+            TargetSpec::Comm(_) | TargetSpec::Discover(_)
+        );
         if !waits_for_new
             && !self.processes.is_empty()
             && self.processes.values().all(|p| p.exited_at_s.is_some())

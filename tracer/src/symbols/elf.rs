@@ -59,6 +59,39 @@ pub fn read_functions(path: &Path) -> Result<ElfFunctions> {
     parse_functions(&data, path)
 }
 
+/// The demangled names of the function symbols (not `.cold` parts) of the ELF file at `path`
+/// whose mangled name `keep` accepts: only those are demangled (discovery looks at every
+/// executable of a host, compilers and browsers included).
+pub fn read_function_names(path: &Path, keep: impl Fn(&[u8]) -> bool) -> Result<Vec<String>> {
+    let meta = std::fs::metadata(path).with_context(|| format!("reading {}", path.display()))?;
+    if !meta.is_file() {
+        anyhow::bail!("{} is not a regular file", path.display());
+    }
+    let data = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    let file = object::File::parse(&*data)
+        .with_context(|| format!("{} is not an ELF file object can parse", path.display()))?;
+    let mut names = std::collections::BTreeSet::new();
+    for sym in file.symbols().chain(file.dynamic_symbols()) {
+        let SymbolFlags::Elf { st_info, .. } = sym.flags() else {
+            continue;
+        };
+        if st_info & 0xf != object::elf::STT_FUNC || sym.is_undefined() || sym.size() == 0 {
+            continue;
+        }
+        let Ok(mangled) = sym.name() else {
+            continue;
+        };
+        if mangled.is_empty()
+            || !keep(mangled.as_bytes())
+            || mangled_clone_suffixes(mangled).any(|s| s == "cold")
+        {
+            continue;
+        }
+        names.insert(demangle(mangled));
+    }
+    Ok(names.into_iter().collect())
+}
+
 /// The function symbols of the ELF file `data` (read from `path`, which errors name). A
 /// binary may come from a container its owner controls: a truncated or corrupt file is an
 /// error, never a panic (`cargo xtask fuzz` fuzzes this).

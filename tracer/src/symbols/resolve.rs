@@ -157,7 +157,7 @@ pub fn resolve_objects(
 }
 
 /// Whether pattern `p` is searched in `obj`.
-fn pattern_searches(p: &Pattern, obj: &MappedObject) -> bool {
+pub(crate) fn pattern_searches(p: &Pattern, obj: &MappedObject) -> bool {
     match &p.object {
         Some(name) => name.matches(&obj.path),
         None => obj.kind != ObjectKind::SystemLibrary,

@@ -43,6 +43,12 @@ impl DiskWatch {
         }
     }
 
+    /// A process that turned out not to be a target (discovery): its I/O is left out.
+    pub fn forget(&mut self, pid: u32) {
+        self.io_first.remove(&pid);
+        self.io_last.remove(&pid);
+    }
+
     /// Refreshes the last I/O counters of live processes (a process that exits keeps its last).
     pub fn tick(&mut self, live: impl Iterator<Item = u32>) {
         for pid in live {

@@ -7,6 +7,7 @@
 //! the checks that fail a doomed run before anything is attached ([`preflight`]). Never: loads
 //! BPF or reads a kernel map (that is `kernel/`).
 
+pub mod discover;
 pub mod disk_watch;
 pub mod diskstats;
 pub mod preflight;
@@ -27,6 +28,9 @@ pub enum TargetSpec {
     Comm(String),
     /// `-- CMD ARGS...`: start it and trace it and its children from exec to exit.
     Command(Vec<String>),
+    /// Nothing named: the processes of the executables discovery picked ([`discover`]);
+    /// the run confirms which are nodes and follows new processes of those executables.
+    Discover(discover::Discovery),
 }
 
 /// Resolves `--pid`/`--comm` to live processes, with errors that say what to check.
@@ -54,6 +58,20 @@ pub fn resolve_existing(spec: &TargetSpec) -> Result<Vec<u32>> {
             Ok(pids)
         }
         TargetSpec::Command(_) => Ok(Vec::new()),
+        TargetSpec::Discover(found) => {
+            let pids: Vec<u32> = found
+                .pids()
+                .into_iter()
+                .filter(|&p| procfs::is_alive(p))
+                .collect();
+            if pids.is_empty() {
+                bail!(
+                    "every process discovery found has exited since: {}",
+                    found.summary()
+                );
+            }
+            Ok(pids)
+        }
     }
 }
 
