@@ -58,10 +58,18 @@ pub fn run(duration: &str) -> Result<()> {
             tracer.display(),
             args.join(" ")
         );
+        // Tracked like the cluster's processes: a SIGTERM to the demo stops tracer too.
         let status = Command::new(&tracer)
             .args(&args)
             .current_dir(workspace_root())
-            .status();
+            .spawn()
+            .and_then(|mut child| {
+                tracer_test_support::reaper::track(child.id());
+                wait_unreaped(child.id());
+                // Untracked before it is reaped: its pid can be reused only after.
+                tracer_test_support::reaper::untrack(child.id());
+                child.wait()
+            });
         (load.join().expect("client thread"), status)
     });
     let status = status.context("cannot start tracer")?;
@@ -81,4 +89,20 @@ pub fn run(duration: &str) -> Result<()> {
         workspace_root().join("tracer_results").display()
     );
     Ok(())
+}
+
+/// Blocks until child `pid` has exited, leaving it unreaped (`waitid` with `WNOWAIT`).
+fn wait_unreaped(pid: u32) {
+    // SAFETY: waitid(2) on our own child with a zeroed siginfo we own.
+    unsafe {
+        let mut info: libc::siginfo_t = std::mem::zeroed();
+        while libc::waitid(
+            libc::P_PID,
+            pid as libc::id_t,
+            &mut info,
+            libc::WEXITED | libc::WNOWAIT,
+        ) != 0
+            && std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted
+        {}
+    }
 }
