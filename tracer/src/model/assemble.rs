@@ -227,14 +227,32 @@ pub fn build_snapshot(
         })
         .collect();
     notes.extend(plan.warnings.iter().cloned());
-    for d in detached {
-        if let Some(p) = plan.probes.get(d.func as usize) {
-            notes.push(format!(
-                "{} was probed until {:.1} s, then unprobed: {:.0} calls/s is over the probe \
-                 budget (--probe-budget); its counts cover only that time",
-                p.demangled, d.at_s, d.calls_per_s
-            ));
-        }
+    // One note for all of them, each function by its short name (the full signature is in
+    // the function files): a busy node can send a dozen functions over the budget.
+    let unprobed: Vec<String> = detached
+        .iter()
+        .filter_map(|d| {
+            let p = plan.probes.get(d.func as usize)?;
+            Some(format!(
+                "{} (at {:.1} s, {:.0} calls/s)",
+                crate::cpp_names::qualified_name(&p.demangled),
+                d.at_s,
+                d.calls_per_s
+            ))
+        })
+        .collect();
+    match unprobed.len() {
+        0 => {}
+        1 => notes.push(format!(
+            "1 function over the probe budget (--probe-budget) was unprobed mid-run, its counts \
+             cover only the time before: {}",
+            unprobed[0]
+        )),
+        n => notes.push(format!(
+            "{n} functions over the probe budget (--probe-budget) were unprobed mid-run, their \
+             counts cover only the time before: {}",
+            unprobed.join(", ")
+        )),
     }
     let functions = kernel
         .functions

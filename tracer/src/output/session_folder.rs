@@ -106,8 +106,14 @@ pub fn render_each(
     Ok(written)
 }
 
-/// A few lines for the terminal at the end of a run, ending with where the session folder is
-/// and who owns it.
+/// Notes shown on the terminal at the end of a run; the rest are in the report.
+const TERMINAL_NOTES: usize = 5;
+/// Findings shown on the terminal at the end of a run (warnings first).
+const TERMINAL_FINDINGS: usize = 3;
+
+/// What the terminal shows at the end of a run, perf-style, on one screen: one line per
+/// traced process, the top findings, lost events, tracer's own cost, the first notes, and
+/// where the session folder and report are. Everything else is in the report.
 pub fn summary(snapshot: &Snapshot, dir: &SessionDir) -> String {
     let mut out = String::new();
     for p in &snapshot.processes {
@@ -124,9 +130,32 @@ pub fn summary(snapshot: &Snapshot, dir: &SessionDir) -> String {
             d.mean_flush_us
         );
     }
+    let found = findings::evaluate(snapshot);
+    let warnings: Vec<_> = findings::warnings(&found).collect();
+    if !warnings.is_empty() {
+        let _ = writeln!(out, "{} finding(s) over threshold:", warnings.len());
+        for f in warnings.iter().take(TERMINAL_FINDINGS) {
+            let _ = writeln!(out, "  {}", f.message);
+        }
+        if warnings.len() > TERMINAL_FINDINGS {
+            let _ = writeln!(
+                out,
+                "  ... and {} more in the report",
+                warnings.len() - TERMINAL_FINDINGS
+            );
+        }
+    }
     out.push_str(&drops_text(snapshot));
-    for n in &snapshot.notes {
+    let _ = writeln!(out, "{}", self_cost_text(snapshot));
+    for n in snapshot.notes.iter().take(TERMINAL_NOTES) {
         let _ = writeln!(out, "note: {n}");
+    }
+    if snapshot.notes.len() > TERMINAL_NOTES {
+        let _ = writeln!(
+            out,
+            "note: ... and {} more notes in the report",
+            snapshot.notes.len() - TERMINAL_NOTES
+        );
     }
     let _ = writeln!(
         out,
@@ -136,4 +165,19 @@ pub fn summary(snapshot: &Snapshot, dir: &SessionDir) -> String {
     );
     let _ = writeln!(out, "report: {}", dir.path().join(REPORT_FILE).display());
     out
+}
+
+/// `tracer's cost: 0.42 s CPU (14% of one core over 3.0 s), 38 MiB resident`, or that it was
+/// not measured.
+fn self_cost_text(snapshot: &Snapshot) -> String {
+    match &snapshot.self_cost {
+        Some(c) => format!(
+            "tracer's cost: {:.2} s CPU ({:.0}% of one core over {:.1} s), {} MiB resident",
+            c.tracer_cpu_seconds,
+            100.0 * c.tracer_cpu_seconds / snapshot.duration_s.max(1e-9),
+            snapshot.duration_s,
+            c.tracer_rss_bytes / (1 << 20)
+        ),
+        None => "tracer's cost: not measured".to_string(),
+    }
 }

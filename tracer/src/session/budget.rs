@@ -74,8 +74,8 @@ impl BudgetWatch {
             let name = plan
                 .probes
                 .get(func as usize)
-                .map(|p| p.demangled.as_str())
-                .unwrap_or("?");
+                .map(|p| crate::cpp_names::qualified_name(&p.demangled))
+                .unwrap_or_else(|| "?".into());
             messages::say(&format!(
                 "{name}: {rate:.0} calls/s is over the probe budget ({limit}/s); its \
                  uprobes are removed and its layer is attributed by stacks from now on"
