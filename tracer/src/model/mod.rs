@@ -189,6 +189,31 @@ impl HistScale {
 }
 
 impl Stats {
+    /// The bucket that holds quantile `q`, as (low, high) bounds in ns, the high bound no
+    /// more than the largest value seen; None without calls. What a log2 histogram knows of a
+    /// percentile: the value is somewhere in this range (a factor of two wide).
+    pub fn quantile_bucket_ns(&self, q: f64) -> Option<(f64, f64)> {
+        let total: u64 = self.hist.iter().sum();
+        if total == 0 {
+            return None;
+        }
+        let rank = (q.clamp(0.0, 1.0) * total as f64).max(1.0);
+        let mut seen = 0u64;
+        for (i, &n) in self.hist.iter().enumerate() {
+            seen += n;
+            if n > 0 && seen as f64 >= rank {
+                let (lo, hi) = self.scale.bounds(i);
+                let hi = if self.max_ns > 0 {
+                    hi.min(self.max_ns as f64)
+                } else {
+                    hi
+                };
+                return Some((lo.min(hi), hi));
+            }
+        }
+        None
+    }
+
     /// Adds `other` into `self` (sums, max of maxima).
     pub fn merge(&mut self, other: &Stats) {
         self.count += other.count;
@@ -643,6 +668,11 @@ mod tests {
         let s = stats_with(hist, 2000);
         let p50 = s.quantile_ns(0.5);
         assert!((1024.0..2048.0).contains(&p50), "{p50}");
+        let (lo, hi) = s.quantile_bucket_ns(0.5).unwrap();
+        assert!(
+            lo <= p50 && p50 <= hi && hi <= 2.0 * lo.max(1.0),
+            "{lo}..{hi}"
+        );
         assert_eq!(s.quantile_ns(1.0), 2000.0, "clamped to the max");
     }
 

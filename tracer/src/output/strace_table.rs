@@ -120,6 +120,25 @@ fn classic_line(out: &mut String, s: &Stats, total_ns: u64, name: &str) {
     );
 }
 
+/// The bucket of quantile `q` as a range in µs (`8-16`), `-` without calls.
+fn bucket_us(s: &Stats, q: f64) -> String {
+    match s.quantile_bucket_ns(q) {
+        Some((lo, hi)) => format!("{}-{}", us_bound(lo), us_bound(hi)),
+        None => "-".to_string(),
+    }
+}
+
+/// A bucket bound in µs with as many decimals as sub-µs buckets need (`0.064`, `2.0`, `131`).
+fn us_bound(ns: f64) -> String {
+    if ns >= 100_000.0 {
+        format!("{:.0}", ns / 1e3)
+    } else if ns >= 1_000.0 {
+        format!("{:.1}", ns / 1e3)
+    } else {
+        format!("{:.3}", ns / 1e3)
+    }
+}
+
 fn us(ns: f64) -> String {
     if ns >= 100_000.0 {
         format!("{:.0}", ns / 1e3)
@@ -133,12 +152,12 @@ pub fn extended(rows: &[SyscallRow]) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "{:<18} {:>9} {:>7} {:>9} {:>9} {:>9} {:>12} {:>9} {:>12} {:>9} {:>12} {:>9}",
+        "{:<18} {:>9} {:>7} {:>15} {:>15} {:>9} {:>12} {:>9} {:>12} {:>9} {:>12} {:>9}",
         "syscall",
         "calls",
         "errors",
-        "p50(us)",
-        "p99(us)",
+        "p50 in(us)",
+        "p99 in(us)",
         "max(us)",
         "bytes",
         "socket",
@@ -154,12 +173,12 @@ pub fn extended(rows: &[SyscallRow]) -> String {
         let other = kind(FdKind::Other).count + kind(FdKind::Unknown).count;
         let _ = writeln!(
             out,
-            "{:<18} {:>9} {:>7} {:>9} {:>9} {:>9} {:>12} {:>9} {:>12} {:>9} {:>12} {:>9}",
+            "{:<18} {:>9} {:>7} {:>15} {:>15} {:>9} {:>12} {:>9} {:>12} {:>9} {:>12} {:>9}",
             r.name,
             r.total.count,
             r.total.errors,
-            us(r.total.quantile_ns(0.5)),
-            us(r.total.quantile_ns(0.99)),
+            bucket_us(&r.total, 0.5),
+            bucket_us(&r.total, 0.99),
             us(r.total.max_ns as f64),
             r.total.bytes,
             sock.count,
@@ -170,7 +189,8 @@ pub fn extended(rows: &[SyscallRow]) -> String {
         );
     }
     out.push_str(
-        "\np50/p99 are estimated from log2 latency buckets (exact to within their bucket).\n\
+        "\np50/p99 are the log2 latency bucket (a factor of two wide) that holds the percentile: \
+         it lies somewhere in that range.\n\
          socket/file/other split the calls that take an fd by what the fd is; `other` also \
          counts fds of unknown kind.\n",
     );
