@@ -127,7 +127,9 @@ fn discovery_traces_the_nodes_skips_the_rest_and_says_why() {
     //    before anything is attached, the scan within the 2 s for such a host.
     drop(idle);
     let crowd = Crowd::start(CROWD);
+    let cpu_before = children_cpu_s();
     let o = tracer_run(&["--duration", "3s", "--under", &me]);
+    let scan_cpu = children_cpu_s() - cpu_before;
     let err = stderr_of(&o);
     assert_eq!(o.status.code(), Some(1), "{err}");
     assert!(err.contains("No process resolves any pattern"), "{err}");
@@ -136,9 +138,14 @@ fn discovery_traces_the_nodes_skips_the_rest_and_says_why() {
         looked_at > CROWD,
         "the crowd, the burner and the shell were looked at: {err}"
     );
-    // The bound is the requirement for a host of a few thousand processes, on this
-    // shared 2-core machine; the figure is tracer's own measurement of its scan.
-    assert!(secs < 2.0, "scanning {looked_at} processes took {secs} s");
+    // The bound is the requirement for a host of a few thousand processes. It is
+    // checked on the CPU time of the tracer process (it exits after the scan, before
+    // anything is attached; getrusage of the reaped child): on this shared 2-core machine
+    // the wall time also holds the wait for a CPU (1.1 s idle, 2.8 s at load 10).
+    assert!(
+        scan_cpu < 2.0,
+        "scanning {looked_at} processes took {scan_cpu:.2} s of CPU ({secs} s wall)"
+    );
     drop(crowd);
     drop((burner, shell));
     eprintln!("discovery test took {:.1} s", t0.elapsed().as_secs_f64());
@@ -192,4 +199,16 @@ fn scan_figures(err: &str) -> (usize, f64) {
         .and_then(|t| t.parse().ok())
         .unwrap_or_else(|| panic!("no scan time in {line}"));
     (n, secs)
+}
+
+/// User + system CPU seconds of this process's reaped children so far.
+fn children_cpu_s() -> f64 {
+    // SAFETY: getrusage(2) fills the zeroed struct we own.
+    let u = unsafe {
+        let mut u: libc::rusage = std::mem::zeroed();
+        libc::getrusage(libc::RUSAGE_CHILDREN, &mut u);
+        u
+    };
+    let s = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    s(u.ru_utime) + s(u.ru_stime)
 }
