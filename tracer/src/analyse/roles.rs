@@ -33,13 +33,21 @@ impl Node<'_> {
         format!("node{}", self.index)
     }
 
-    /// `node0 (pid 1234, leader)`: how tables and titles name a node.
+    /// `node0 (pid 1234, leader)`: how tables and titles name a node; `node0 (h1/pid 1234,
+    /// leader)` in a cluster session merged from several hosts.
     pub fn title(&self) -> String {
-        format!("node{} (pid {}, {})", self.index, self.pid, self.role)
+        let host = &self.process.host;
+        let at = if host.is_empty() {
+            String::new()
+        } else {
+            format!("{host}/")
+        };
+        format!("node{} ({at}pid {}, {})", self.index, self.pid, self.role)
     }
 }
 
-/// The processes that are nodes: those with at least one syscall or CPU sample, in pid order.
+/// The processes that are nodes: those with at least one syscall or CPU sample, in pid order
+/// (host, then pid, in a cluster session merged from several hosts).
 /// A launcher parent that only waits for its children (`raftCoreRun` forking every node) has
 /// no activity of its own and would only add empty rows; it is left out.
 pub fn nodes(snapshot: &Snapshot) -> Vec<Node<'_>> {
@@ -52,7 +60,7 @@ pub fn nodes(snapshot: &Snapshot) -> Vec<Node<'_>> {
         // Nothing recorded at all: still name every process, so reports are not empty.
         procs = snapshot.processes.iter().collect();
     }
-    procs.sort_by_key(|p| p.pid);
+    procs.sort_by(|a, b| (&a.host, a.pid).cmp(&(&b.host, b.pid)));
     procs
         .into_iter()
         .enumerate()

@@ -53,6 +53,16 @@ pub enum Command {
         #[arg(short = 'o', long = "output")]
         output: Option<PathBuf>,
     },
+    /// One cluster session from the sessions of one tracer per host (each run with its own
+    /// --host-label): nodes named host.comm_pid, one report, summary and index.html.
+    Merge {
+        /// The per-host session folders (two or more).
+        #[arg(required = true, num_args = 2..)]
+        dirs: Vec<PathBuf>,
+        /// The new cluster session folder to write.
+        #[arg(short = 'o', long = "output")]
+        output: PathBuf,
+    },
 }
 
 /// Entry point of the binary; returns the process exit code.
@@ -73,6 +83,16 @@ pub fn main() -> i32 {
             print!("{summary}");
             println!("differential flamegraph: {}", path.display());
         }),
+        Command::Merge { dirs, output } => crate::commands::merge::merge_sessions(&dirs, &output)
+            .map(|(folder, merged)| {
+                for w in &merged.warnings {
+                    messages::say(&format!("warning: {w}"));
+                }
+                print!(
+                    "{}",
+                    crate::output::session_folder::summary(&merged.snapshot, &folder)
+                );
+            }),
     };
     match result {
         Ok(()) => 0,

@@ -8,8 +8,10 @@
 //!   for a fork ([`suggest`]: names sorted into layers).
 //! - [`report`]: `tracer report DIR`, re-render a saved session from its `snapshot.json`.
 //! - [`diff`]: `tracer diff A B`, a differential flamegraph between two sessions.
+//! - [`merge`]: `tracer merge DIR… -o OUT`, one cluster session from one session per host.
 
 pub mod diff;
+pub mod merge;
 pub mod probes;
 pub mod profile;
 pub mod report;

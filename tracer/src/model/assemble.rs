@@ -184,6 +184,7 @@ pub fn build_snapshot(
                 cmdline: vec![],
                 root_pid: 0,
                 exited_at_s: Some(duration_s),
+                host: String::new(),
             });
         }
     }

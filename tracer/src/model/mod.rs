@@ -8,6 +8,7 @@
 //! itself; after assembly nothing downstream needs more than the Snapshot.
 
 pub mod assemble;
+pub mod merge;
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -126,11 +127,27 @@ pub struct ProcessInfo {
     pub root_pid: u32,
     /// Seconds after the start of tracing at which the process was seen gone.
     pub exited_at_s: Option<f64>,
+    /// The host it ran on, set only in a cluster session made by `tracer merge` (one session
+    /// per host); empty in a one-host session, whose host is [`Snapshot::host`].
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub host: String,
 }
 
 impl ProcessInfo {
-    /// Short label used in file names and tables: `comm_pid`.
+    /// Short label used in file names and tables: `comm_pid`, and `host.comm_pid` in a merged
+    /// cluster session (host first, so a host's files sort together; `.` never occurs in the
+    /// `comm_pid` part, so the last `.` separates the two).
     pub fn label(&self) -> String {
+        let node = self.node_label();
+        if self.host.is_empty() {
+            node
+        } else {
+            format!("{}.{node}", self.host)
+        }
+    }
+
+    /// `comm_pid`, without the host.
+    fn node_label(&self) -> String {
         let comm: String = self
             .comm
             .chars()

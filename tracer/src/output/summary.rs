@@ -46,6 +46,9 @@ pub struct Run {
 #[derive(Serialize)]
 pub struct NodeSummary {
     pub name: String,
+    /// The node's host, in a cluster session merged from several hosts (`tracer merge`).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub host: String,
     pub pid: u32,
     pub comm: String,
     pub role: String,
@@ -141,6 +144,7 @@ pub fn build(snapshot: &Snapshot, found: &[Finding], dir: &Path) -> Summary {
                 let d = syscalls::disk_figures(snapshot, &[n.pid]);
                 NodeSummary {
                     name: n.name(),
+                    host: n.process.host.clone(),
                     pid: n.pid,
                     comm: n.process.comm.clone(),
                     role: n.role.clone(),

@@ -202,7 +202,7 @@ impl<'a> Session<'a> {
         metrics: Option<MetricsEndpoint>,
     ) -> Result<Session<'a>> {
         let Targets { mut held, existing } = targets;
-        let started_at = chrono::Local::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, false);
+        let started_at = chrono::Local::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, false);
         let start = Instant::now();
         if let Some(child) = held.as_mut() {
             child.release()?;

@@ -43,6 +43,7 @@ pub(super) fn discover(
                 cmdline: procfs::cmdline(pid),
                 root_pid: info.root_tgid,
                 exited_at_s: None,
+                host: String::new(),
             },
         );
     }

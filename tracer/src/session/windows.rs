@@ -408,7 +408,7 @@ impl WindowCloser {
             host: opts.output.host.clone(),
             collected: opts.kernel.collection(),
             last: Instant::now(),
-            started_at: chrono::Local::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, false),
+            started_at: chrono::Local::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, false),
             prev: KernelData::default(),
             profile: Default::default(),
             offcpu: Vec::new(),
@@ -457,7 +457,7 @@ impl WindowCloser {
             Vec::new(),
             std::mem::replace(
                 &mut self.started_at,
-                chrono::Local::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, false),
+                chrono::Local::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, false),
             ),
             seconds,
             self.invocation.clone(),

@@ -83,6 +83,7 @@ impl Canned {
             cmdline: vec!["raftkv-node".into(), "--id".into(), pid.to_string()],
             root_pid: pid,
             exited_at_s: None,
+            host: String::new(),
         });
         self
     }
