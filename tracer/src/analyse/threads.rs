@@ -25,10 +25,10 @@ pub struct ThreadRow {
     pub cpu_pct: f64,
     /// CPU seconds estimated from samples (samples / frequency).
     pub cpu_s: f64,
-    /// Blocked time, thread-seconds, by reason (`futex`, `preempted`, syscall names).
+    /// Blocked (asleep) time, thread-seconds: futex waits, and any other reason (syscall
+    /// names). Preemptions are not blocked time: the kernel side never records them.
     pub offcpu_s: f64,
     pub futex_s: f64,
-    pub preempted_s: f64,
     /// Blocked in any other syscall (I/O, sleeps, epoll).
     pub other_blocked_s: f64,
 }
@@ -62,7 +62,6 @@ pub fn rows(snapshot: &Snapshot, pid: u32) -> Vec<ThreadRow> {
         acc.row.offcpu_s += s;
         match o.reason.as_str() {
             "futex" => acc.row.futex_s += s,
-            "preempted" => acc.row.preempted_s += s,
             _ => acc.row.other_blocked_s += s,
         }
     }
@@ -105,13 +104,13 @@ mod tests {
             .samples(1, "sched", &["Scheduler::run()"], 4)
             .offcpu(1, "sched", &["[libc.so.6]"], None, "futex", 2_000_000_000)
             .offcpu(1, "sched", &["usleep"], None, "nanosleep", 1_000_000_000)
-            .offcpu(1, "hb-send-3", &["x"], None, "preempted", 500_000_000)
+            .offcpu(1, "hb-send-3", &["x"], None, "epoll_wait", 500_000_000)
             .build();
         let r = rows(&s, 1);
         assert_eq!(r.len(), 2);
         assert_eq!(r[0].thread, "hb-send-*");
         assert_eq!((r[0].names, r[0].cpu_samples), (3, 6));
-        assert_eq!(r[0].preempted_s, 0.5);
+        assert_eq!((r[0].futex_s, r[0].other_blocked_s), (0.0, 0.5));
         assert_eq!(r[1].thread, "sched");
         assert_eq!((r[1].futex_s, r[1].other_blocked_s), (2.0, 1.0));
         assert_eq!(r[1].cpu_pct, 40.0);

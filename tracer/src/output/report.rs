@@ -483,13 +483,21 @@ fn threads_section(out: &mut String, s: &Snapshot, nodes: &[Node], dir: &Path) {
     let _ = writeln!(
         out,
         "CPU samples and blocked (off-CPU) time per thread name; numbered short-lived threads \
-         are grouped (`hb-send-*`, with the number of names in brackets).\n"
+         are grouped (`hb-send-*`, with the number of names in brackets). Blocked time is \
+         time asleep (S or D state); a thread preempted while runnable is not counted as \
+         blocked, and that wait for a CPU is not measured.\n"
     );
     let _ = writeln!(
         out,
-        "| node | thread | CPU samples | CPU % of node | CPU s | blocked s | futex s | preempted s | other blocked s |"
+        "| node | thread | CPU samples | CPU % of node | CPU s | blocked s | futex s | other blocked s |"
     );
-    let _ = writeln!(out, "|---|---|---:|---:|---:|---:|---:|---:|---:|");
+    let _ = writeln!(out, "|---|---|---:|---:|---:|---:|---:|---:|");
+    let offcpu_missing = s.offcpu_missing();
+    // Blocked seconds not collected are "not measured", never 0.
+    let secs = |v: f64| match offcpu_missing {
+        Some(_) => "not measured".to_string(),
+        None => format!("{v:.2}"),
+    };
     for n in nodes {
         for r in threads::rows(s, n.pid) {
             let name = if r.names > 1 {
@@ -499,24 +507,20 @@ fn threads_section(out: &mut String, s: &Snapshot, nodes: &[Node], dir: &Path) {
             };
             let _ = writeln!(
                 out,
-                "| {} | `{}` | {} | {:.1} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} |",
+                "| {} | `{}` | {} | {:.1} | {:.2} | {} | {} | {} |",
                 n.name(),
                 cell(&name),
                 r.cpu_samples,
                 r.cpu_pct,
                 r.cpu_s,
-                r.offcpu_s,
-                r.futex_s,
-                r.preempted_s,
-                r.other_blocked_s
+                secs(r.offcpu_s),
+                secs(r.futex_s),
+                secs(r.other_blocked_s)
             );
         }
     }
-    if s.offcpu.is_empty() {
-        let _ = writeln!(
-            out,
-            "\nNo off-CPU data in this session: blocked times are 0."
-        );
+    if let Some(why) = offcpu_missing {
+        let _ = writeln!(out, "\nBlocked times not measured: {why}.");
     } else {
         let _ = writeln!(
             out,
