@@ -41,11 +41,15 @@ pub enum Drop {
     /// memory, or a nested use of task storage on that CPU): a syscall or blocked interval of
     /// that thread went unrecorded.
     ThreadStateFailed = 12,
+    /// `THREAD_SITES` was full: a created thread went uncounted.
+    ThreadSiteMapFull = 13,
+    /// `EXITS` was full: how a process ended went unrecorded.
+    ExitMapFull = 14,
 }
 assert_size!(Drop, 4);
 
 /// Number of [`Drop`] reasons (length of the `DROPS` array).
-pub const DROP_REASONS: u32 = 13;
+pub const DROP_REASONS: u32 = 15;
 
 impl Drop {
     /// Every reason, in index order.
@@ -63,6 +67,8 @@ impl Drop {
         Drop::OffCpuMapFull,
         Drop::BlockMapFull,
         Drop::ThreadStateFailed,
+        Drop::ThreadSiteMapFull,
+        Drop::ExitMapFull,
     ];
 
     /// The name shown in reports, metrics and `snapshot.json`.
@@ -81,6 +87,8 @@ impl Drop {
             Drop::OffCpuMapFull => "offcpu_map_full",
             Drop::BlockMapFull => "block_map_full",
             Drop::ThreadStateFailed => "thread_state_failed",
+            Drop::ThreadSiteMapFull => "thread_site_map_full",
+            Drop::ExitMapFull => "exit_map_full",
         }
     }
 }

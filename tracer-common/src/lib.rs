@@ -21,6 +21,7 @@
 //! | [`threads`] | the kernel side's per-thread state (`THREADS`) |
 //! | [`drops`] | why something could not be recorded (`DROPS`) |
 //! | [`window`] | the generation switch that makes drained windows lossless (`WINDOW_CONTROL`, `WINDOW_COUNTS`) |
+//! | [`lifecycle`] | threads created (`THREAD_SITES`) and how processes ended (`EXITS`) |
 //! | [`hist`] | the log2 latency histogram shared by syscalls and block requests |
 #![no_std]
 
@@ -29,6 +30,7 @@ pub mod calls;
 pub mod drops;
 pub mod fds;
 pub mod hist;
+pub mod lifecycle;
 pub mod maps;
 pub mod offcpu;
 pub mod stacks;
@@ -43,6 +45,7 @@ pub use calls::*;
 pub use drops::*;
 pub use fds::*;
 pub use hist::*;
+pub use lifecycle::*;
 pub use offcpu::*;
 pub use stacks::*;
 pub use syscalls::*;
@@ -79,4 +82,6 @@ mod pod {
     unsafe impl aya::Pod for OffCpuValue {}
     unsafe impl aya::Pod for WindowControl {}
     unsafe impl aya::Pod for BlockReq {}
+    unsafe impl aya::Pod for ThreadSiteKey {}
+    unsafe impl aya::Pod for ExitRecord {}
 }

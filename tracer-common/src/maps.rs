@@ -41,6 +41,13 @@ pub const BLOCK_INFLIGHT: &str = "BLOCK_INFLIGHT";
 pub const BLOCK_LATENCY: &str = "BLOCK_LATENCY";
 /// Per CPU, indexed by [`crate::Drop`]: what could not be recorded ([`u64`]).
 pub const DROPS: &str = "DROPS";
+/// [`crate::ThreadSiteKey`] → threads created ([`u64`]), per CPU: thread creation sites,
+/// drained by window like `SAMPLES`.
+pub const THREAD_SITES: &str = "THREAD_SITES";
+/// tgid ([`u32`]) → [`crate::ExitRecord`]: how traced processes ended.
+pub const EXITS: &str = "EXITS";
+/// Per CPU, index 0: an all-zero [`crate::ExitRecord`] (kernel only).
+pub const ZERO_EXIT: &str = "ZERO_EXIT";
 /// Task-local storage of [`crate::ThreadState`] (kernel only: aya has no user-space type for
 /// it).
 pub const THREADS: &str = "THREADS";
@@ -70,6 +77,9 @@ pub const ALL: &[&str] = &[
     BLOCK_INFLIGHT,
     BLOCK_LATENCY,
     DROPS,
+    THREAD_SITES,
+    EXITS,
+    ZERO_EXIT,
     THREADS,
     ZERO_STATS,
     ZERO_FUNC,

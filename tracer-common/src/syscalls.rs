@@ -40,7 +40,9 @@ pub struct SyscallStats {
 }
 assert_size!(SyscallStats, 8 * (5 + HIST_BUCKETS));
 
-/// Key of `FILE_STATS`: a syscall on a regular file, identified by the hash of its path.
+/// Key of `FILE_STATS`: a syscall on a regular file, identified by the hash of its path, in the
+/// layer the thread was in. Opens of a file (`open*`, `creat`) are rows too, keyed by the path
+/// opened, with [`FILE_OPEN_TRUNC`] in `flags` when they truncate it.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct FileKey {
@@ -48,8 +50,17 @@ pub struct FileKey {
     pub nr: u32,
     /// [`crate::path_id`] of the file's path.
     pub path_id: u64,
+    /// The layer the calling thread was in (see `SyscallKey::layer`), 0 for none.
+    pub layer: u32,
+    /// [`FILE_OPEN_TRUNC`] for opens with `O_TRUNC` (`creat` included), else 0.
+    pub flags: u32,
 }
-assert_size!(FileKey, 16);
+assert_size!(FileKey, 24);
+
+/// `FileKey::flags`: an open that truncates the file (`O_TRUNC`).
+pub const FILE_OPEN_TRUNC: u32 = 1;
+/// `O_TRUNC` (x86-64).
+pub const O_TRUNC: u64 = 0o1000;
 
 /// The syscall a thread is inside right now (`ThreadState::inflight`).
 #[repr(C)]
@@ -68,5 +79,8 @@ pub struct Inflight {
     pub new_kind: u32,
     /// The thread's layer at entry (see `SyscallKey::layer`).
     pub layer: u32,
+    /// For `open*`/`creat`: [`FILE_OPEN_TRUNC`] when the open truncates; else 0.
+    pub open_flags: u32,
+    pub _pad: u32,
 }
-assert_size!(Inflight, 40);
+assert_size!(Inflight, 48);

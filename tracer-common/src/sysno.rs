@@ -57,6 +57,7 @@ numbers! {
     EPOLL_CREATE = 213,
     GETDENTS64 = 217,
     FADVISE64 = 221,
+    EXIT_GROUP = 231,
     EPOLL_WAIT = 232,
     EPOLL_CTL = 233,
     OPENAT = 257,

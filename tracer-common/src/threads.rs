@@ -19,4 +19,4 @@ pub struct ThreadState {
     /// Where and why it blocked, added to `OFFCPU` when it runs again.
     pub offcpu_key: OffCpuKey,
 }
-assert_size!(ThreadState, 40 + 264 + 8 + 56);
+assert_size!(ThreadState, 48 + 264 + 8 + 56);

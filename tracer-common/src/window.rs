@@ -1,11 +1,11 @@
 //! Lossless windows: the generation switch between the kernel side and user space.
 //!
-//! `SAMPLES` and `OFFCPU` are drained every window. Reading a map, then deleting what was read,
+//! `SAMPLES`, `OFFCPU` and `THREAD_SITES` are drained every window. Reading a map, then deleting what was read,
 //! loses every increment that lands in between, silently. Instead each record carries the
 //! window (`gen`) it was counted in, which the kernel side reads from [`WindowControl`]:
 //! user space moves `gen` on, waits until no program can still be writing the old one (the
-//! programs that write these maps run with preemption off: the perf-event overflow handler and
-//! `sched_switch`), and only then reads and deletes the old window's records, which nothing
+//! programs that write these maps run with preemption off: the perf-event overflow handler,
+//! `sched_switch` and `task_newtask`), and only then reads and deletes the old window's records, which nothing
 //! writes any more. The per-window counts of events taken and lost ([`WindowCount`]) are kept
 //! the same way, in two banks selected by `gen & 1`, so every window says
 //! taken = recorded + lost by reason, exactly.

@@ -10,7 +10,10 @@
 //! holds the paths opened since.
 
 use aya_ebpf::helpers::bpf_probe_read_user_str_bytes;
-use tracer_common::{is_pseudo_path, path_hash, sysno, Drop, FdInfo, FdKey, FdKind, Inflight};
+use tracer_common::{
+    is_pseudo_path, path_hash, sysno, Drop, FdInfo, FdKey, FdKind, Inflight, FILE_OPEN_TRUNC,
+    O_TRUNC,
+};
 
 use crate::{
     maps::{count_drop, FDS, PATHS, PATH_SCRATCH},
@@ -44,8 +47,26 @@ pub fn classify(tgid: u32, fd: i64) -> (FdKind, u64) {
 pub fn on_enter(args: Args, nr: u32, entry: &mut Inflight) {
     match nr {
         // The path is read at exit, and only if the open succeeded: keep the pointer.
-        sysno::OPEN | sysno::CREAT => entry.arg = args.get(0),
-        sysno::OPENAT | sysno::OPENAT2 => entry.arg = args.get(1),
+        sysno::OPEN => {
+            entry.arg = args.get(0);
+            entry.open_flags = trunc_flag(args.get(1));
+        }
+        sysno::CREAT => {
+            entry.arg = args.get(0);
+            entry.open_flags = FILE_OPEN_TRUNC;
+        }
+        sysno::OPENAT => {
+            entry.arg = args.get(1);
+            entry.open_flags = trunc_flag(args.get(2));
+        }
+        sysno::OPENAT2 => {
+            entry.arg = args.get(1);
+            // `struct open_how` starts with the u64 flags.
+            // SAFETY: bpf_probe_read_user tolerates bad pointers (returns an error).
+            let flags =
+                unsafe { aya_ebpf::helpers::bpf_probe_read_user(args.get(2) as *const u64) };
+            entry.open_flags = trunc_flag(flags.unwrap_or(0));
+        }
         sysno::DUP => entry.arg = args.get(0),
         sysno::DUP2 | sysno::DUP3 => {
             entry.arg = args.get(0);
@@ -59,18 +80,41 @@ pub fn on_enter(args: Args, nr: u32, entry: &mut Inflight) {
     }
 }
 
-/// Applies a completed fd-creating (or closing) syscall to `FDS`.
+/// Whether `nr` opens a file by path (`open`, `openat`, `openat2`, `creat`).
 #[inline(always)]
-pub fn on_exit(tgid: u32, entry: &Inflight, ret: i64) {
+pub fn is_open(nr: u32) -> bool {
+    matches!(
+        nr,
+        sysno::OPEN | sysno::CREAT | sysno::OPENAT | sysno::OPENAT2
+    )
+}
+
+#[inline(always)]
+fn trunc_flag(open_flags: u64) -> u32 {
+    if open_flags & O_TRUNC != 0 {
+        FILE_OPEN_TRUNC
+    } else {
+        0
+    }
+}
+
+/// Applies a completed fd-creating (or closing) syscall to `FDS`. Returns the path id of the
+/// regular file a successful `open*`/`creat` opened, 0 for anything else (a failed open, a
+/// pseudo file system, an unreadable path, not an open).
+#[inline(always)]
+pub fn on_exit(tgid: u32, entry: &Inflight, ret: i64) -> u64 {
     if ret < 0 {
-        return;
+        return 0;
     }
     let nr = entry.nr;
     match nr {
         sysno::OPEN | sysno::CREAT | sysno::OPENAT | sysno::OPENAT2 => {
             let mut kind = entry.new_kind;
             let path_id = path_id_of(entry.arg, &mut kind);
-            set(tgid, ret, FdKind::from_u32(kind), path_id)
+            set(tgid, ret, FdKind::from_u32(kind), path_id);
+            if kind == FdKind::File as u32 {
+                return path_id;
+            }
         }
         sysno::SOCKET | sysno::ACCEPT | sysno::ACCEPT4 => set(tgid, ret, FdKind::Socket, 0),
         sysno::CLOSE => {
@@ -92,6 +136,7 @@ pub fn on_exit(tgid: u32, entry: &Inflight, ret: i64) {
             }
         }
     }
+    0
 }
 
 #[inline(always)]

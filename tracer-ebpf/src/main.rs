@@ -9,6 +9,7 @@ mod block;
 mod calls;
 mod fds;
 mod hist;
+mod lifecycle;
 mod maps;
 mod offcpu;
 mod sampling;
@@ -41,6 +42,21 @@ pub fn sys_exit(ctx: BtfTracePointContext) -> u32 {
 #[tracepoint]
 pub fn task_newtask(ctx: TracePointContext) -> u32 {
     targets::on_newtask(&ctx);
+    0
+}
+
+/// `signal:signal_deliver`: runs in the thread that takes a signal; a fatal one (default
+/// action, no handler) is how a traced process crashed.
+#[tracepoint]
+pub fn signal_deliver(ctx: TracePointContext) -> u32 {
+    lifecycle::on_signal_deliver(&ctx);
+    0
+}
+
+/// `sched:sched_process_exit`: a thread exits; the main thread's name is the process's.
+#[tracepoint]
+pub fn sched_process_exit(ctx: TracePointContext) -> u32 {
+    lifecycle::on_process_exit(&ctx);
     0
 }
 

@@ -14,11 +14,11 @@ use aya_ebpf::{
     maps::{Array, HashMap, PerCpuArray, PerCpuHashMap},
 };
 use tracer_common::{
-    BlockReq, Drop, FdInfo, FdKey, FileKey, FuncKey, FuncStats, OffCpuKey, OffCpuValue, PathBuf,
-    SampleKey, SyscallKey, SyscallStats, TargetInfo, ThreadState, WindowControl, WindowCount,
-    DROP_REASONS, MAX_BLOCK_DEVS, MAX_BLOCK_INFLIGHT, MAX_FDS, MAX_FILE_KEYS, MAX_FUNC_KEYS,
-    MAX_OFFCPU_KEYS, MAX_PATHS, MAX_SAMPLE_KEYS, MAX_STACKS, MAX_SYSCALL_KEYS, MAX_TARGETS,
-    STACK_DEPTH, WINDOW_COUNT_SLOTS,
+    BlockReq, Drop, ExitRecord, FdInfo, FdKey, FileKey, FuncKey, FuncStats, OffCpuKey, OffCpuValue,
+    PathBuf, SampleKey, SyscallKey, SyscallStats, TargetInfo, ThreadSiteKey, ThreadState,
+    WindowControl, WindowCount, DROP_REASONS, MAX_BLOCK_DEVS, MAX_BLOCK_INFLIGHT, MAX_EXITS,
+    MAX_FDS, MAX_FILE_KEYS, MAX_FUNC_KEYS, MAX_OFFCPU_KEYS, MAX_PATHS, MAX_SAMPLE_KEYS, MAX_STACKS,
+    MAX_SYSCALL_KEYS, MAX_TARGETS, MAX_THREAD_SITES, STACK_DEPTH, WINDOW_COUNT_SLOTS,
 };
 
 /// tgid -> why it is traced. Written by user space at attach and by `task_newtask` on fork.
@@ -106,6 +106,21 @@ pub static BLOCK_INFLIGHT: HashMap<BlockReq, u64> =
 #[map]
 pub static BLOCK_LATENCY: PerCpuHashMap<u32, SyscallStats> =
     PerCpuHashMap::with_max_entries(MAX_BLOCK_DEVS, 0);
+
+/// Threads created per (process, creating thread name, creating user stack, window). Drained
+/// by window like `SAMPLES`; the stack ids point into the stack map of the key's epoch.
+#[map]
+pub static THREAD_SITES: PerCpuHashMap<ThreadSiteKey, u64> =
+    PerCpuHashMap::with_max_entries(MAX_THREAD_SITES, 0);
+
+/// tgid -> how the process ended (exit code or fatal signal, with the receiving thread's user
+/// stack kept in the value: stack maps are cleared as epochs move on, this is not drained).
+#[map]
+pub static EXITS: HashMap<u32, ExitRecord> = HashMap::with_max_entries(MAX_EXITS, 0);
+
+/// One all-zero `ExitRecord`, never written: the initial value of new `EXITS` entries.
+#[map]
+pub static ZERO_EXIT: PerCpuArray<ExitRecord> = PerCpuArray::with_max_entries(1, 0);
 
 /// Counters of what could not be recorded, indexed by `tracer_common::Drop`.
 #[map]

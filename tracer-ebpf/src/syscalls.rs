@@ -77,7 +77,12 @@ pub fn on_enter(ctx: &BtfTracePointContext) {
         fd: -1,
         new_kind: FdKind::File as u32,
         layer: calls::current_layer(state),
+        open_flags: 0,
+        _pad: 0,
     };
+    if nr == sysno::EXIT_GROUP {
+        crate::lifecycle::on_exit_group(tgid, pid_tgid as u32, args.get(0));
+    }
     if sysno::contains(&sysno::FD_ARG0, nr) {
         let fd = args.get(0) as i64;
         entry.fd = fd;
@@ -126,15 +131,26 @@ pub fn on_exit(ctx: &BtfTracePointContext) {
     if let Some(s) = entry_or_zeroed(&SYSCALL_STATS, &key, &ZERO_STATS, Drop::SyscallMapFull) {
         hist::record(s, ns, ret, counts_bytes);
     }
-    if entry.fd_kind == FdKind::File as u32 && entry.arg != 0 {
+    // Syscalls on file fds (`arg` holds the fd's path id), and successful opens of regular
+    // files by path (the path id `fds::on_exit` read; `arg` is the path pointer there).
+    let opened = fds::on_exit(tgid, &entry, ret);
+    let path_id = if fds::is_open(nr) {
+        opened
+    } else if entry.fd_kind == FdKind::File as u32 {
+        entry.arg
+    } else {
+        0
+    };
+    if path_id != 0 {
         let key = FileKey {
             tgid,
             nr,
-            path_id: entry.arg,
+            path_id,
+            layer: entry.layer,
+            flags: entry.open_flags,
         };
         if let Some(s) = entry_or_zeroed(&FILE_STATS, &key, &ZERO_STATS, Drop::FileMapFull) {
             hist::record(s, ns, ret, counts_bytes);
         }
     }
-    fds::on_exit(tgid, &entry, ret);
 }

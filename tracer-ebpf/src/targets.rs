@@ -18,12 +18,13 @@ pub fn on_newtask(ctx: &TracePointContext) {
     };
     // SAFETY: plain read of a map value.
     let info = unsafe { *info };
-    if info.follow_children == 0 {
-        return;
-    }
     // SAFETY: documented fields of the record.
     let flags = unsafe { ctx.read_at::<u64>(32) }.unwrap_or(0);
     if flags & CLONE_THREAD != 0 {
+        crate::lifecycle::on_thread_created(ctx, parent);
+        return;
+    }
+    if info.follow_children == 0 {
         return;
     }
     let Ok(child) = (unsafe { ctx.read_at::<i32>(8) }) else {

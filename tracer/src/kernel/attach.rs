@@ -27,6 +27,8 @@ pub const OFFCPU_PROGRAMS: &[&str] = &["sched_switch"];
 /// The tracepoints we attach, as (program name, category, event).
 const TRACEPOINTS: &[(&str, &str, &str)] = &[
     ("task_newtask", "task", "task_newtask"),
+    ("signal_deliver", "signal", "signal_deliver"),
+    ("sched_process_exit", "sched", "sched_process_exit"),
     ("block_rq_issue", "block", "block_rq_issue"),
     ("block_rq_complete", "block", "block_rq_complete"),
 ];

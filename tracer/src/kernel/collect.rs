@@ -17,8 +17,8 @@ pub struct KernelData {
     /// (tgid, syscall nr, fd kind, layer id) -> stats
     pub syscalls: Vec<(u32, u32, FdKind, u32, Stats)>,
     pub functions: Vec<FuncCalls>,
-    /// (tgid, syscall nr, path id) -> stats
-    pub files: Vec<(u32, u32, u64, Stats)>,
+    /// Syscalls on files (and opens of files) per (process, syscall, path, layer, flags).
+    pub files: Vec<RawFile>,
     /// path id -> path as opened
     pub paths: HashMap<u64, String>,
     pub drops: BTreeMap<String, u64>,
@@ -30,6 +30,39 @@ pub struct KernelData {
     pub offcpu: Vec<RawOffCpu>,
     /// Block-request latency per kernel dev_t.
     pub block_latency: Vec<(u32, Stats)>,
+    /// Threads created since the last drain, per creating stack.
+    pub thread_sites: Vec<RawThreadSite>,
+    /// How traced processes ended (cumulative, not drained).
+    pub exits: Vec<(u32, tracer_common::ExitRecord)>,
+}
+
+/// One `FILE_STATS` row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RawFile {
+    pub tgid: u32,
+    pub nr: u32,
+    pub path_id: u64,
+    /// Layer id (0: none).
+    pub layer: u32,
+    /// `tracer_common::FILE_OPEN_TRUNC` or 0.
+    pub flags: u32,
+    pub stats: Stats,
+}
+
+impl RawFile {
+    /// What identifies the row between two reads.
+    pub fn key(&self) -> (u32, u32, u64, u32, u32) {
+        (self.tgid, self.nr, self.path_id, self.layer, self.flags)
+    }
+}
+
+/// Threads created by one thread name at one user stack (leaf first).
+#[derive(Debug, Clone)]
+pub struct RawThreadSite {
+    pub tgid: u32,
+    pub thread: String,
+    pub user_ips: Option<Vec<u64>>,
+    pub count: u64,
 }
 
 /// Blocked time at one place (stacks leaf first).
@@ -115,7 +148,7 @@ fn calls_of(key: FuncKey, v: &FuncStats) -> FuncCalls {
     }
 }
 
-fn thread_name(comm: &[u8; 16]) -> String {
+pub fn thread_name(comm: &[u8; 16]) -> String {
     let end = comm.iter().position(|&b| b == 0).unwrap_or(comm.len());
     String::from_utf8_lossy(&comm[..end]).into_owned()
 }
@@ -142,9 +175,16 @@ pub fn read(attached: &mut Attached, retired: &mut Retired) -> Result<KernelData
         maps::sum_syscall_stats,
     );
     for (key, s) in files {
-        data.files
-            .push((key.tgid, key.nr, key.path_id, stats_of(&s)));
+        data.files.push(RawFile {
+            tgid: key.tgid,
+            nr: key.nr,
+            path_id: key.path_id,
+            layer: key.layer,
+            flags: key.flags,
+            stats: stats_of(&s),
+        });
     }
+    data.exits = maps::exits(attached)?;
     retired.take_paths(attached)?;
     data.paths = retired.paths.clone();
     for (reason, n) in maps::drops(attached)? {
@@ -175,16 +215,18 @@ impl KernelData {
             return;
         }
         self.syscalls.retain(|r| !pids.contains(&r.0));
-        self.files.retain(|r| !pids.contains(&r.0));
+        self.files.retain(|r| !pids.contains(&r.tgid));
         self.functions.retain(|f| !pids.contains(&f.tgid));
         self.samples.retain(|s| !pids.contains(&s.tgid));
         self.offcpu.retain(|o| !pids.contains(&o.tgid));
+        self.thread_sites.retain(|t| !pids.contains(&t.tgid));
+        self.exits.retain(|(tgid, _)| !pids.contains(tgid));
     }
 }
 
 /// How long user space waits after moving the window on before it reads the old one. The
-/// programs that write `SAMPLES`, `OFFCPU` and `WINDOW_COUNTS` (the perf-event overflow
-/// handler, `sched_switch`) run with preemption off and take microseconds: one that read the
+/// programs that write `SAMPLES`, `OFFCPU`, `THREAD_SITES` and `WINDOW_COUNTS` (the perf-event
+/// overflow handler, `sched_switch`, `task_newtask`) run with preemption off and take microseconds: one that read the
 /// old window before the switch has finished long before this.
 const GRACE: Duration = Duration::from_millis(5);
 
@@ -199,9 +241,10 @@ pub struct WindowSwitch {
 
 impl WindowSwitch {
     /// Ends the window being recorded: moves the kernel side to the next one, then reads and
-    /// deletes the ended window's samples and blocked intervals (nothing writes them any more)
-    /// into `data`, with their counts of events taken and lost. Starts the next stack epoch
-    /// when the current stack map holds [`STACK_EPOCH_FILL`] distinct stacks.
+    /// deletes the ended window's samples, blocked intervals and thread creations (nothing
+    /// writes them any more) into `data`, with their counts of events taken and lost. Starts
+    /// the next stack epoch when the current stack map holds [`STACK_EPOCH_FILL`] distinct
+    /// stacks.
     pub fn drain(&mut self, attached: &mut Attached, data: &mut KernelData) -> Result<()> {
         let ended = self.gen;
         self.gen = self.gen.wrapping_add(1);
@@ -210,6 +253,7 @@ impl WindowSwitch {
         let counts = maps::take_window_counts(attached, ended)?;
         let samples = maps::drain_samples(attached, self.gen)?;
         let offcpu = maps::drain_offcpu(attached, self.gen)?;
+        let thread_sites = maps::drain_thread_sites(attached, self.gen)?;
         let count = |w: WindowCount| counts.get(&(w as u32)).copied().unwrap_or(0);
         let lost = |pairs: &[(Drop, WindowCount)]| -> BTreeMap<String, u64> {
             pairs
@@ -274,6 +318,14 @@ impl WindowSwitch {
                 layer: key.layer,
                 user_ips: ips_of(ips(&mut stacks, key.stack_epoch, key.user_stack)),
                 kernel_ips: ips_of(ips(&mut stacks, key.stack_epoch, key.kernel_stack)),
+                count,
+            });
+        }
+        for (key, count) in thread_sites {
+            data.thread_sites.push(RawThreadSite {
+                tgid: key.tgid,
+                thread: thread_name(&key.comm),
+                user_ips: ips_of(ips(&mut stacks, key.stack_epoch, key.user_stack)),
                 count,
             });
         }

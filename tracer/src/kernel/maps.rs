@@ -15,9 +15,9 @@ use aya::maps::{
 };
 use std::collections::{HashMap, HashSet};
 use tracer_common::{
-    maps as names, Drop, FdInfo, FdKey, FileKey, FuncKey, FuncStats, OffCpuKey, OffCpuValue,
-    PathBuf as BpfPath, SampleKey, SyscallKey, SyscallStats, TargetInfo, WindowControl,
-    WindowCount, WINDOW_COUNTS_PER_BANK,
+    maps as names, Drop, ExitRecord, FdInfo, FdKey, FileKey, FuncKey, FuncStats, OffCpuKey,
+    OffCpuValue, PathBuf as BpfPath, SampleKey, SyscallKey, SyscallStats, TargetInfo,
+    ThreadSiteKey, WindowControl, WindowCount, WINDOW_COUNTS_PER_BANK,
 };
 use tracer_common::{stack_map_of, window_count_index};
 
@@ -449,6 +449,26 @@ pub fn drain_offcpu(
     )
 }
 
+/// `THREAD_SITES`: threads created per (process, creating thread name, creating user stack)
+/// in windows before `current`, deleted as read.
+pub fn drain_thread_sites(
+    attached: &mut Attached,
+    current: u32,
+) -> Result<Vec<(ThreadSiteKey, u64)>> {
+    drain_per_cpu(
+        attached,
+        names::THREAD_SITES,
+        |k: &ThreadSiteKey| k.gen != current,
+        |v: &[u64]| v.iter().sum(),
+    )
+}
+
+/// `EXITS`: how traced processes ended, by tgid.
+pub fn exits(attached: &Attached) -> Result<Vec<(u32, ExitRecord)>> {
+    let table: BpfHashMap<_, u32, ExitRecord> = BpfHashMap::try_from(map(attached, names::EXITS)?)?;
+    Ok(table.iter().filter_map(|r| r.ok()).collect())
+}
+
 /// The stack map of `stack_epoch`'s parity.
 fn stack_map_name(stack_epoch: u32) -> &'static str {
     if stack_map_of(stack_epoch) == 0 {
@@ -613,6 +633,13 @@ mod tests {
                 size_of::<SyscallStats>(),
             ),
             (names::DROPS, size_of::<u32>(), size_of::<u64>()),
+            (
+                names::THREAD_SITES,
+                size_of::<ThreadSiteKey>(),
+                size_of::<u64>(),
+            ),
+            (names::EXITS, size_of::<u32>(), size_of::<ExitRecord>()),
+            (names::ZERO_EXIT, size_of::<u32>(), size_of::<ExitRecord>()),
             (names::THREADS, size_of::<i32>(), size_of::<ThreadState>()),
             (
                 names::ZERO_STATS,

@@ -4,10 +4,11 @@
 
 use std::collections::HashMap;
 
-use crate::kernel::collect::{KernelData, RawOffCpu, RawSample};
+use crate::kernel::collect::{thread_name, KernelData, RawOffCpu, RawSample, RawThreadSite};
 use crate::model::{
-    futex_op_name, syscall_name, CpuProfile, FileRecord, FunctionRecord, OffCpuRecord, ProcessInfo,
-    Snapshot, StackRecord, SyscallRecord, SNAPSHOT_SCHEMA_VERSION,
+    futex_op_name, signal_name, syscall_name, CpuProfile, FileRecord, FunctionRecord, OffCpuRecord,
+    ProcessExit, ProcessInfo, Snapshot, StackRecord, SyscallRecord, ThreadCreation,
+    SNAPSHOT_SCHEMA_VERSION,
 };
 use crate::profile::probe_plan::{Detached, ProbePlan};
 use crate::symbols::symbolize::{self, StackSymbolizer};
@@ -104,6 +105,91 @@ pub fn build_offcpu(
     );
     out.sort_by_key(|r| std::cmp::Reverse(r.total_ns));
     out
+}
+
+/// Symbolises thread creations (the creating user stack, root first), merging call sites
+/// that resolve to the same names.
+pub fn build_thread_creations(
+    raw: &[RawThreadSite],
+    symbolizer: &mut StackSymbolizer,
+) -> Vec<ThreadCreation> {
+    let none = None;
+    prefetch(symbolizer, raw.iter().map(|r| (r.tgid, &r.user_ips, &none)));
+    merge_same(
+        raw.iter().map(|r| {
+            let frames = frames_of(symbolizer, r.tgid, &r.user_ips, &None);
+            let key = (r.tgid, r.thread.clone(), frames.clone());
+            let record = ThreadCreation {
+                pid: r.tgid,
+                thread: r.thread.clone(),
+                frames,
+                count: r.count,
+            };
+            (key, record)
+        }),
+        |into, more| into.count += more.count,
+    )
+}
+
+/// Adds `more` thread creations into the running `into`.
+pub fn merge_thread_creations(into: &mut Vec<ThreadCreation>, more: &[ThreadCreation]) {
+    for m in more {
+        match into
+            .iter_mut()
+            .find(|t| t.pid == m.pid && t.thread == m.thread && t.frames == m.frames)
+        {
+            Some(t) => t.count += m.count,
+            None => into.push(m.clone()),
+        }
+    }
+}
+
+/// How the processes ended, from `EXITS`, timed against the run: the kernel's clock read
+/// `now_ns` (CLOCK_MONOTONIC) is `now_s` seconds into the run. Entries that saw only the main
+/// thread's exit (no exit call, no signal: SIGKILL, or an exit before tracing) give no record;
+/// their names still serve [`exit_names`].
+pub fn build_exits(
+    raw: &[(u32, tracer_common::ExitRecord)],
+    now_ns: u64,
+    now_s: f64,
+    symbolizer: &mut StackSymbolizer,
+) -> Vec<ProcessExit> {
+    let mut out: Vec<ProcessExit> = raw
+        .iter()
+        .filter(|(_, e)| e.kind != tracer_common::EXIT_SEEN)
+        .map(|(pid, e)| {
+            let ips: Vec<u64> = e.stack[..(e.stack_bytes as usize / 8).min(e.stack.len())]
+                .iter()
+                .copied()
+                .filter(|&ip| ip != 0)
+                .collect();
+            let frames = if ips.is_empty() {
+                Vec::new()
+            } else {
+                frames_of(symbolizer, *pid, &Some(ips), &None)
+            };
+            let signal = e.kind == tracer_common::EXIT_SIGNAL;
+            ProcessExit {
+                pid: *pid,
+                at_s: (now_s - now_ns.saturating_sub(e.at_ns) as f64 / 1e9).max(0.0),
+                thread: thread_name(&e.thread),
+                tid: e.tid,
+                exit_code: (!signal).then_some(e.code),
+                signal: signal.then(|| signal_name(e.code)),
+                frames,
+            }
+        })
+        .collect();
+    out.sort_by(|a, b| a.at_s.total_cmp(&b.at_s).then(a.pid.cmp(&b.pid)));
+    out
+}
+
+/// The names processes had when their main thread exited (pid → comm), from `EXITS`.
+pub fn exit_names(raw: &[(u32, tracer_common::ExitRecord)]) -> HashMap<u32, String> {
+    raw.iter()
+        .filter(|(_, e)| e.comm[0] != 0)
+        .map(|(pid, e)| (*pid, thread_name(&e.comm)))
+        .collect()
 }
 
 /// The raw stacks of a batch of records: the process, its user and kernel stacks (leaf first,
@@ -216,15 +302,17 @@ pub fn build_snapshot(
     let files = kernel
         .files
         .into_iter()
-        .map(|(pid, nr, path_id, stats)| FileRecord {
-            pid,
+        .map(|f| FileRecord {
+            pid: f.tgid,
             path: kernel
                 .paths
-                .get(&path_id)
-                .map(|p| procfs::absolute_for(pid, p))
+                .get(&f.path_id)
+                .map(|p| procfs::absolute_for(f.tgid, p))
                 .unwrap_or_else(|| "<unknown path>".into()),
-            syscall: syscall_name(nr),
-            stats,
+            syscall: syscall_name(f.nr),
+            stats: f.stats,
+            layer: plan.layer_name(f.layer),
+            truncating: f.flags & tracer_common::FILE_OPEN_TRUNC != 0,
         })
         .collect();
     notes.extend(plan.warnings.iter().cloned());
@@ -280,6 +368,9 @@ pub fn build_snapshot(
         disk: None,
         self_cost: None,
         accounting: None,
+        threads_created: None,
+        exits: None,
+        memory: None,
         layers: plan.layers.clone(),
         attribution: plan.attribution().to_string(),
         functions,

@@ -94,6 +94,14 @@ pub fn merge(sessions: Vec<Snapshot>, invocation: Vec<String>) -> Result<Merged>
                 Some(a)
             })
             .flatten(),
+        // Recorded over the cluster only when every host recorded them; else not recorded
+        // (a host's missing crash record must not read as "no crash").
+        threads_created: sessions
+            .iter()
+            .all(|s| s.threads_created.is_some())
+            .then(Vec::new),
+        exits: sessions.iter().all(|s| s.exits.is_some()).then(Vec::new),
+        memory: sessions.iter().all(|s| s.memory.is_some()).then(Vec::new),
         notes: Vec::new(),
         // Equal on every host (checked), unless one did not record it: then unknown.
         collected: sessions
@@ -274,6 +282,23 @@ fn add_host(out: &mut Snapshot, s: Snapshot, offset_s: f64) {
         }
         r
     }));
+    if let (Some(merged), Some(t)) = (out.threads_created.as_mut(), s.threads_created) {
+        merged.extend(t);
+    }
+    if let (Some(merged), Some(e)) = (out.exits.as_mut(), s.exits) {
+        merged.extend(e.into_iter().map(|mut e| {
+            e.at_s += offset_s;
+            e
+        }));
+    }
+    if let (Some(merged), Some(m)) = (out.memory.as_mut(), s.memory) {
+        merged.extend(m.into_iter().map(|mut m| {
+            for sample in &mut m.samples {
+                sample.0 += offset_s;
+            }
+            m
+        }));
+    }
     // Every dropped event stays counted: per reason over the cluster, and per host in a note.
     for (reason, n) in &s.drops {
         *out.drops.entry(reason.clone()).or_default() += n;
@@ -408,6 +433,9 @@ mod tests {
             disk: None,
             self_cost: None,
             accounting: None,
+            threads_created: None,
+            exits: None,
+            memory: None,
             notes: vec![],
             collected: None,
         }

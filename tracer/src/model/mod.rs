@@ -65,6 +65,18 @@ pub struct Snapshot {
     /// tracer counted them per window).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub accounting: Option<Accounting>,
+    /// Threads the traced processes created, per creating thread and call site (None: not
+    /// recorded, a session of an older tracer).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub threads_created: Option<Vec<ThreadCreation>>,
+    /// How traced processes ended during the run: exit codes, fatal signals with the
+    /// receiving thread's last user stack.
+    /// None: not recorded (a session of an older tracer), so "no crash" cannot be said.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exits: Option<Vec<ProcessExit>>,
+    /// Resident memory of every traced process over the run (None: not sampled).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory: Option<Vec<MemorySeries>>,
     /// Things the user must know about this run (processes that exited, unknown fds, ...).
     pub notes: Vec<String>,
     /// Which kinds of data the run collected (`--no-syscalls`, `--no-uprobes`, `--no-offcpu`,
@@ -364,7 +376,8 @@ impl FunctionRecord {
     }
 }
 
-/// One (process, file, syscall) row, for syscalls on regular files.
+/// One (process, file, syscall, layer) row, for syscalls on regular files; opens of a file by
+/// path are rows too (`openat`, ...), the truncating ones apart.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct FileRecord {
     pub pid: u32,
@@ -373,6 +386,111 @@ pub struct FileRecord {
     pub path: String,
     pub syscall: String,
     pub stats: Stats,
+    /// The layer the calling thread was in (innermost active probed call), or None.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub layer: Option<String>,
+    /// An open with `O_TRUNC` (or `creat`): the file was emptied.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub truncating: bool,
+}
+
+/// Threads created by one process from one call site.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ThreadCreation {
+    pub pid: u32,
+    /// Name of the thread that created them.
+    pub thread: String,
+    /// The creating thread's user stack at the creation (`clone`/`clone3`), root first; empty
+    /// when it could not be walked.
+    pub frames: Vec<String>,
+    pub count: u64,
+}
+
+/// How a traced process ended.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ProcessExit {
+    pub pid: u32,
+    /// Seconds after the start of tracing.
+    pub at_s: f64,
+    /// The thread that called `exit_group` or received the fatal signal (its name and id).
+    pub thread: String,
+    pub tid: u32,
+    /// `exit_group`'s code, when it exited.
+    pub exit_code: Option<i32>,
+    /// The signal that killed it (`SIGSEGV`), when a signal did.
+    pub signal: Option<String>,
+    /// The receiving thread's user stack when the signal was delivered, root first.
+    #[serde(default)]
+    pub frames: Vec<String>,
+}
+
+impl ProcessExit {
+    /// `exit code 3`, `killed by SIGSEGV`, `ended` (neither seen).
+    pub fn how(&self) -> String {
+        match (&self.signal, self.exit_code) {
+            (Some(s), _) => format!("killed by {s}"),
+            (None, Some(c)) => format!("exit code {c}"),
+            (None, None) => "ended".into(),
+        }
+    }
+}
+
+/// `SIGSEGV` for 11: the name of a Linux x86-64 signal (`SIG<n>` for one without a name,
+/// `SIGRTMIN+<k>` for real-time signals).
+pub fn signal_name(signo: i32) -> String {
+    const NAMES: [&str; 32] = [
+        "",
+        "SIGHUP",
+        "SIGINT",
+        "SIGQUIT",
+        "SIGILL",
+        "SIGTRAP",
+        "SIGABRT",
+        "SIGBUS",
+        "SIGFPE",
+        "SIGKILL",
+        "SIGUSR1",
+        "SIGSEGV",
+        "SIGUSR2",
+        "SIGPIPE",
+        "SIGALRM",
+        "SIGTERM",
+        "SIGSTKFLT",
+        "SIGCHLD",
+        "SIGCONT",
+        "SIGSTOP",
+        "SIGTSTP",
+        "SIGTTIN",
+        "SIGTTOU",
+        "SIGURG",
+        "SIGXCPU",
+        "SIGXFSZ",
+        "SIGVTALRM",
+        "SIGPROF",
+        "SIGWINCH",
+        "SIGIO",
+        "SIGPWR",
+        "SIGSYS",
+    ];
+    match signo {
+        1..=31 => NAMES[signo as usize].to_string(),
+        34..=64 => format!("SIGRTMIN+{}", signo - 34),
+        _ => format!("SIG{signo}"),
+    }
+}
+
+/// Resident set size of one process sampled over the run.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MemorySeries {
+    pub pid: u32,
+    /// (seconds after the start of tracing, resident bytes).
+    pub samples: Vec<(f64, u64)>,
+    /// The memory it can grow into before trouble: the lower of its cgroup's `memory.max`
+    /// (less what the cgroup uses) and the machine's `MemAvailable`, at the last sample.
+    pub headroom_bytes: Option<u64>,
+    /// Where `headroom_bytes` comes from (`MemAvailable`, `cgroup memory.max of /x`).
+    #[serde(default)]
+    pub headroom_source: String,
 }
 
 impl StackRecord {

@@ -11,7 +11,10 @@ use super::{overhead, windows, RunOptions, Session, StopReason};
 use crate::kernel::collect::KernelData;
 use crate::messages;
 use crate::model::assemble;
-use crate::model::{CpuProfile, NodeRoles, OffCpuRecord, ProcessInfo, SelfCost, Snapshot};
+use crate::model::{
+    CpuProfile, MemorySeries, NodeRoles, OffCpuRecord, ProcessExit, ProcessInfo, SelfCost,
+    Snapshot, ThreadCreation,
+};
 use crate::profile::probe_plan::{Detached, ProbePlan};
 use crate::target::disk_watch::DiskWatch;
 
@@ -36,6 +39,9 @@ pub(super) struct Collected {
     accounting: crate::model::Accounting,
     /// Samples whose stacks the running profile folded to stay bounded.
     folded: u64,
+    threads_created: Vec<ThreadCreation>,
+    exits: Vec<ProcessExit>,
+    memory: Vec<MemorySeries>,
     roles: Vec<NodeRoles>,
     disk: DiskWatch,
     cost: SelfCost,
@@ -64,6 +70,7 @@ impl Session<'_> {
         let duration_s = self.start.elapsed().as_secs_f64();
         let live = live(&self.processes);
         self.disk.tick(live.iter().copied());
+        self.memory.tick(self.start, live.iter().copied(), true);
         self.roles
             .tick(&self.attached, &self.plan, self.start, &live, true)?;
         self.bpf_cost.finish(&self.attached);
@@ -88,6 +95,18 @@ impl Session<'_> {
                 capacity,
             })
             .collect();
+        let exits = assemble::build_exits(
+            &kernel.exits,
+            monotonic_ns(),
+            self.start.elapsed().as_secs_f64(),
+            &mut self.symbolizer,
+        );
+        // Children gone before /proc could name them keep the name they had when they exited.
+        for (pid, comm) in assemble::exit_names(&kernel.exits) {
+            if let Some(p) = self.processes.get_mut(&pid).filter(|p| p.comm == "?") {
+                p.comm = comm;
+            }
+        }
         // `-- CMD` still running (the duration ended, or Ctrl-C): stopped as timeout(1) does,
         // after the counters were read, so its shutdown is not part of the run.
         let command_stopped_by = self
@@ -111,6 +130,9 @@ impl Session<'_> {
             offcpu,
             accounting,
             folded: self.windows.profile.folded_samples(),
+            threads_created: self.windows.threads_created(),
+            exits,
+            memory: self.memory.finish(),
             roles: self.roles.finish(),
             disk: self.disk,
             cost,
@@ -144,6 +166,9 @@ impl Collected {
         snapshot.profile = self.profile;
         snapshot.offcpu = self.offcpu;
         snapshot.accounting = Some(self.accounting);
+        snapshot.threads_created = Some(self.threads_created);
+        snapshot.exits = Some(self.exits);
+        snapshot.memory = Some(self.memory);
         snapshot.roles = self.roles;
         if self.plan.role_funcs.is_empty() {
             infer_roles(&mut snapshot, &self.plan);
@@ -250,4 +275,15 @@ fn infer_roles(snapshot: &mut Snapshot, plan: &ProbePlan) {
             .notes
             .push(format!("roles unknown: {why}, and {e}")),
     }
+}
+
+/// CLOCK_MONOTONIC now, in ns: the clock of the kernel side's `bpf_ktime_get_ns`.
+fn monotonic_ns() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes the timespec it is given.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
 }

@@ -17,6 +17,7 @@ mod discovery;
 pub mod exits;
 mod finish;
 pub mod late_objects;
+mod memory_watch;
 pub mod metrics_server;
 pub mod options;
 pub mod overhead;
@@ -182,6 +183,7 @@ pub(crate) struct Session<'a> {
     status: StatusLine,
     bpf_cost: BpfCostMeter,
     exits: ExitWatch,
+    memory: memory_watch::MemoryWatch,
     /// Objects the targets map after the start (`dlopen`): resolved and probed when seen.
     late: late_objects::LateObjects,
     /// No target named: which discovered processes are nodes, and new ones.
@@ -248,6 +250,7 @@ impl<'a> Session<'a> {
             status: StatusLine::new(),
             bpf_cost: BpfCostMeter::new(),
             exits: ExitWatch::new(),
+            memory: Default::default(),
             late: late_objects::LateObjects::default(),
             discovery,
             metrics,

@@ -33,11 +33,18 @@ impl Session<'_> {
             self.refresh_maps_and_io();
         }
         self.track_roles()?;
+        self.sample_memory();
         self.close_due_window()?;
         self.reap_exits()?;
         self.draw_status_line();
         self.stop = self.stop_reason()?;
         Ok(self.stop.is_none())
+    }
+
+    /// Resident memory of the live processes, once a second (`memory_watch.rs`).
+    fn sample_memory(&mut self) {
+        let live = live(&self.processes);
+        self.memory.tick(self.start, live.into_iter(), false);
     }
 
     /// `--probe-budget`: unprobes functions called too often (see `budget.rs`).

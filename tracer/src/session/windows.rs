@@ -45,11 +45,7 @@ pub fn delta(cur: &KernelData, prev: &KernelData) -> KernelData {
         .iter()
         .map(|(p, n, k, l, s)| ((*p, *n, *k, *l), s))
         .collect();
-    let file_prev: HashMap<_, _> = prev
-        .files
-        .iter()
-        .map(|(p, n, id, s)| ((*p, *n, *id), s))
-        .collect();
+    let file_prev: HashMap<_, _> = prev.files.iter().map(|f| (f.key(), &f.stats)).collect();
     let func_prev: HashMap<_, _> = prev
         .functions
         .iter()
@@ -70,11 +66,14 @@ pub fn delta(cur: &KernelData, prev: &KernelData) -> KernelData {
         files: cur
             .files
             .iter()
-            .map(|(p, n, id, s)| {
-                let b = file_prev.get(&(*p, *n, *id)).copied().unwrap_or(&zero);
-                (*p, *n, *id, stats_minus(s, b))
+            .map(|f| {
+                let b = file_prev.get(&f.key()).copied().unwrap_or(&zero);
+                crate::kernel::collect::RawFile {
+                    stats: stats_minus(&f.stats, b),
+                    ..f.clone()
+                }
             })
-            .filter(|r| r.3.count > 0)
+            .filter(|r| r.stats.count > 0)
             .collect(),
         functions: cur
             .functions
@@ -106,6 +105,8 @@ pub fn delta(cur: &KernelData, prev: &KernelData) -> KernelData {
         accounting: cur.accounting.clone(),
         samples: cur.samples.clone(),
         offcpu: cur.offcpu.clone(),
+        thread_sites: cur.thread_sites.clone(),
+        exits: cur.exits.clone(),
         block_latency: cur
             .block_latency
             .iter()
@@ -382,6 +383,8 @@ pub(super) struct WindowCloser {
     prev: KernelData,
     pub(super) profile: ProfileAccumulator,
     offcpu: Vec<OffCpuRecord>,
+    /// Threads created, summed over the windows.
+    threads: Vec<crate::model::ThreadCreation>,
     writer: WindowWriter,
     /// Why the last window could not be written, until the session warns about it.
     write_error: Option<String>,
@@ -412,6 +415,7 @@ impl WindowCloser {
             prev: KernelData::default(),
             profile: Default::default(),
             offcpu: Vec::new(),
+            threads: Vec::new(),
             writer: WindowWriter::new(folder, opts.output.keep_windows),
             write_error: None,
             switch: Default::default(),
@@ -445,6 +449,7 @@ impl WindowCloser {
         let d = delta(&cur, &self.prev);
         let accounting = d.accounting.clone();
         let offcpu = assemble::build_offcpu(&d.offcpu, plan, symbolizer);
+        let threads = assemble::build_thread_creations(&d.thread_sites, symbolizer);
         let profile = self.sample_freq.map(|freq| {
             assemble::build_profile(&d.samples, d.samples_taken, freq, plan, symbolizer)
         });
@@ -468,6 +473,7 @@ impl WindowCloser {
         window.profile = profile;
         self.accounting.add(&accounting);
         window.accounting = Some(accounting);
+        window.threads_created = Some(threads);
         window.self_cost = Some(overhead::measure(bpf_cost));
         // A window that cannot be written (a full disk, a symlink planted at `windows/`) must
         // not cost the run: the session warns and goes on.
@@ -478,9 +484,13 @@ impl WindowCloser {
             self.profile.add(p);
         }
         merge_offcpu(&mut self.offcpu, &window.offcpu);
+        if let Some(t) = &window.threads_created {
+            assemble::merge_thread_creations(&mut self.threads, t);
+        }
         self.prev = KernelData {
             samples: Vec::new(),
             offcpu: Vec::new(),
+            thread_sites: Vec::new(),
             ..cur.clone()
         };
         self.last = Instant::now();
@@ -543,6 +553,13 @@ impl WindowCloser {
     /// Events taken, recorded and lost, summed over the windows.
     pub(super) fn accounting(&self) -> Accounting {
         self.accounting.clone()
+    }
+
+    /// The threads created during the run, summed over the windows, most first.
+    pub(super) fn threads_created(&mut self) -> Vec<crate::model::ThreadCreation> {
+        let mut t = std::mem::take(&mut self.threads);
+        t.sort_by(|a, b| b.count.cmp(&a.count).then(a.pid.cmp(&b.pid)));
+        t
     }
 }
 

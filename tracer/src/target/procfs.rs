@@ -151,6 +151,51 @@ pub fn absolute_for(pid: u32, path: &str) -> String {
     }
 }
 
+/// Resident set size of `pid` in bytes (`/proc/PID/statm`, second field, in pages).
+pub fn rss_bytes(pid: u32) -> Option<u64> {
+    let statm = std::fs::read_to_string(format!("/proc/{pid}/statm")).ok()?;
+    let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
+    // SAFETY: sysconf has no preconditions.
+    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    Some(pages * page.max(4096) as u64)
+}
+
+/// How much more memory `pid` can take before trouble, and where that figure comes from: the
+/// machine's `MemAvailable`, or its cgroup's `memory.max` less `memory.current` when that is
+/// lower (cgroup v2).
+pub fn memory_headroom(pid: u32) -> Option<(u64, String)> {
+    let meminfo = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let available = meminfo.lines().find_map(|l| {
+        let kb = l.strip_prefix("MemAvailable:")?.trim().strip_suffix("kB")?;
+        kb.trim().parse::<u64>().ok().map(|kb| kb * 1024)
+    })?;
+    let mut best = (available, "MemAvailable".to_string());
+    if let Some((room, cg)) = cgroup_headroom(pid) {
+        if room < best.0 {
+            best = (room, format!("memory.max of cgroup {cg}"));
+        }
+    }
+    Some(best)
+}
+
+/// `memory.max - memory.current` of `pid`'s cgroup (v2), when it has a limit.
+fn cgroup_headroom(pid: u32) -> Option<(u64, String)> {
+    let cgroups = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).ok()?;
+    let path = cgroups.lines().find_map(|l| l.strip_prefix("0::"))?;
+    let dir = format!("/sys/fs/cgroup{path}");
+    let max: u64 = std::fs::read_to_string(format!("{dir}/memory.max"))
+        .ok()?
+        .trim()
+        .parse()
+        .ok()?; // "max": no limit
+    let current: u64 = std::fs::read_to_string(format!("{dir}/memory.current"))
+        .ok()?
+        .trim()
+        .parse()
+        .ok()?;
+    Some((max.saturating_sub(current), path.to_string()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -69,6 +69,9 @@ impl Canned {
                 disk: None,
                 self_cost: None,
                 accounting: None,
+                threads_created: None,
+                exits: None,
+                memory: None,
                 notes: vec![],
                 collected: None,
             },
@@ -124,6 +127,8 @@ impl Canned {
             path: path.into(),
             syscall: name.into(),
             stats: st,
+            layer: None,
+            truncating: false,
         });
         me
     }

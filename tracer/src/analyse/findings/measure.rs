@@ -9,6 +9,7 @@
 use std::fmt::Write as _;
 
 use super::functions::{classify_futex, functions, is_raft_frame, FutexWait};
+use super::{lifecycle, state_files};
 use crate::analyse::{cpu, roles, spinning, syscalls, time_split};
 use crate::model::{FdKind, Snapshot, StackRecord};
 use crate::profile::pattern::{any_matches, Pattern};
@@ -158,6 +159,11 @@ fn measure_node(snapshot: &Snapshot, node: &roles::Node, id: &str) -> Measured {
         }
         "durability.unflushed_writes" => durability(snapshot, node.pid),
         "cpu.spinning_thread" => spinning(snapshot, node),
+        "durability.truncate_rewrite" => state_files::truncate_rewrite(snapshot, node),
+        "log_io.reopens" => state_files::reopens(snapshot, node),
+        "process.memory_growth" => lifecycle::memory_growth(snapshot, node),
+        "process.thread_churn" => lifecycle::thread_churn(snapshot, node),
+        "process.crashes" => lifecycle::crashes(snapshot, node),
         other => Measured::NotMeasured(format!("no measurement for {other}")),
     }
 }
@@ -340,11 +346,33 @@ pub fn is_log_file(path: &str) -> bool {
         && !PERSISTER_MARKERS.iter().any(|m| name.contains(m))
 }
 
-/// Whether `path` is one of the node's persister/data files: under its data directories or
-/// named like one, and not a log (a node's stdout in its working directory is no raft state).
+/// The files the node wrote or opened inside the log & I/O layer's functions (the persister's
+/// own calls), or None when no file syscall of the node carries a layer (uprobes off, the
+/// persister functions not found, a session of an older tracer).
+fn written_in_log_io(snapshot: &Snapshot, pid: u32) -> Option<Vec<&str>> {
+    let mut layered = false;
+    let mut out = Vec::new();
+    for r in snapshot.files.iter().filter(|r| r.pid == pid) {
+        let Some(layer) = &r.layer else { continue };
+        layered = true;
+        if layer == "log_io" && !out.contains(&r.path.as_str()) {
+            out.push(r.path.as_str());
+        }
+    }
+    (layered && !out.is_empty()).then_some(out)
+}
+
+/// Whether `path` is one of the node's raft-state (persister) files. When the kernel saw the
+/// node's file syscalls inside the log & I/O layer's probed functions, those files and only
+/// those are (what the persister writes, wherever it lives). Otherwise: under the node's data
+/// directories or named like one. Never a log (a node's stdout in its working directory is no
+/// raft state).
 pub fn is_persister_file(snapshot: &Snapshot, pid: u32, path: &str) -> bool {
     if is_log_file(path) {
         return false;
+    }
+    if let Some(files) = written_in_log_io(snapshot, pid) {
+        return files.contains(&path);
     }
     let in_data_dir = snapshot.disk.as_ref().is_some_and(|d| {
         d.data_dirs.iter().any(|dd| {

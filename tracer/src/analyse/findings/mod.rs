@@ -20,8 +20,10 @@ use crate::analyse::roles;
 use crate::model::Snapshot;
 
 pub mod functions;
+pub mod lifecycle;
 pub mod measure;
 pub mod messages;
+pub mod state_files;
 #[cfg(test)]
 mod tests;
 pub mod thresholds;

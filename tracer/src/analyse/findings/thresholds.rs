@@ -38,6 +38,8 @@ pub enum Test {
     Durability,
     /// Where the CPU goes, beyond the four layers (spinning threads).
     Cpu,
+    /// The node as a process: memory, threads, crashes.
+    Process,
 }
 
 impl Test {
@@ -49,6 +51,7 @@ impl Test {
             Test::Disk => "Disk I/O",
             Test::Durability => "Durability",
             Test::Cpu => "CPU",
+            Test::Process => "Process health",
         }
     }
 }
@@ -140,6 +143,17 @@ pub const THRESHOLDS: &[Threshold] = &[
         advice: "",
         ok_meaning: "thread-seconds in file syscalls (every syscall on a file fd, close included, flushes, and opens, stats, renames and unlinks by path) per second of the run; 100% = one thread always waiting on file I/O",
         origin: "spec",
+    },
+    Threshold {
+        id: "log_io.reopens",
+        test: Test::LogIo,
+        figure: "raft-state file opens",
+        unit: "/s",
+        limit: Limit::Above(1.0),
+        meaning: "the node reopens its raft-state file for every save: an open (path lookup, permission check, a new file description) and a close per write",
+        advice: "open the state file once and keep the descriptor; write (and fsync) through it",
+        ok_meaning: "the raft-state file stays open between writes",
+        origin: "tracer",
     },
     Threshold {
         id: "log_io.device_await",
@@ -263,6 +277,50 @@ pub const THRESHOLDS: &[Threshold] = &[
         meaning: "a thread is on a CPU (or waiting for one) nearly all the run while its syscalls return at once (zero-timeout polls, EAGAIN reads): it busy-polls and burns a core doing nothing",
         advice: "block in the poll (a timeout until the next timer, or -1) or park the thread when it has no work",
         ok_meaning: "share of the run the busiest thread whose syscalls return at once (zero-timeout polls, EAGAIN reads) was on a CPU or runnable; no thread busy-polls",
+        origin: "tracer",
+    },
+    Threshold {
+        id: "durability.truncate_rewrite",
+        test: Test::Durability,
+        figure: "raft state truncated and rewritten in place",
+        unit: "/s",
+        limit: Limit::Above(0.0),
+        meaning: "the node empties its raft-state file (open with O_TRUNC) and rewrites it without fsync or an atomic rename: a crash between the truncate and the write leaves an empty or partial file and loses the whole raft state — worse than an unflushed append",
+        advice: "write the new state to a temporary file, fsync it, rename it over the old one and fsync the directory (or append and fsync, never truncate in place)",
+        ok_meaning: "raft-state files are never emptied in place without a flush or an atomic rename",
+        origin: "tracer",
+    },
+    Threshold {
+        id: "process.memory_growth",
+        test: Test::Process,
+        figure: "RSS growth",
+        unit: "MiB/min",
+        limit: Limit::Above(10.0),
+        meaning: "the node's resident memory grows steadily: a leak, or state kept without bound (an uncompacted log in memory), until the machine or its cgroup runs out",
+        advice: "find what grows (heaptrack / valgrind massif on one node; is the log compacted by snapshots?)",
+        ok_meaning: "least-squares slope of the node's RSS over the run (sampled every second)",
+        origin: "tracer",
+    },
+    Threshold {
+        id: "process.thread_churn",
+        test: Test::Process,
+        figure: "threads created",
+        unit: "/s",
+        limit: Limit::Above(50.0),
+        meaning: "the node creates threads at a high rate (a thread per request or per heartbeat): each costs a clone, a stack mapping and scheduler work, and they pile up when peers are slow",
+        advice: "reuse threads: a pool per peer or an event loop for RPCs and heartbeats",
+        ok_meaning: "threads created per second of the node's lifetime, with where",
+        origin: "tracer",
+    },
+    Threshold {
+        id: "process.crashes",
+        test: Test::Process,
+        figure: "crashes",
+        unit: "crashes",
+        limit: Limit::Above(0.0),
+        meaning: "the node died of a fatal signal (SIGSEGV, SIGABRT, ...): the thread and its last user frames say where",
+        advice: "fix the crash at the frames shown; enable core dumps (ulimit -c) to inspect it",
+        ok_meaning: "no fatal signal; how the node exited, if it did",
         origin: "tracer",
     },
 ];
