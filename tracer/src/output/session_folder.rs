@@ -146,15 +146,25 @@ pub fn summary(snapshot: &Snapshot, dir: &SessionDir) -> String {
         }
     }
     out.push_str(&drops_text(snapshot));
-    let _ = writeln!(out, "{}", self_cost_text(snapshot));
-    for n in snapshot.notes.iter().take(TERMINAL_NOTES) {
+    // The run's own cost note (user space and BPF programs) stands for the cost line, once.
+    let is_cost = |n: &String| n.starts_with(COST_NOTE);
+    match snapshot.notes.iter().find(|n| is_cost(n)) {
+        Some(n) => {
+            let _ = writeln!(out, "{n}");
+        }
+        None => {
+            let _ = writeln!(out, "{}", self_cost_text(snapshot));
+        }
+    }
+    let notes: Vec<&String> = snapshot.notes.iter().filter(|n| !is_cost(n)).collect();
+    for n in notes.iter().take(TERMINAL_NOTES) {
         let _ = writeln!(out, "note: {n}");
     }
-    if snapshot.notes.len() > TERMINAL_NOTES {
+    if notes.len() > TERMINAL_NOTES {
         let _ = writeln!(
             out,
             "note: ... and {} more notes in the report",
-            snapshot.notes.len() - TERMINAL_NOTES
+            notes.len() - TERMINAL_NOTES
         );
     }
     let _ = writeln!(
@@ -166,6 +176,9 @@ pub fn summary(snapshot: &Snapshot, dir: &SessionDir) -> String {
     let _ = writeln!(out, "report: {}", dir.path().join(REPORT_FILE).display());
     out
 }
+
+/// How the run's note on tracer's own cost begins (session::overhead::describe).
+const COST_NOTE: &str = "tracer's own cost:";
 
 /// `tracer's cost: 0.42 s CPU (14% of one core over 3.0 s), 38 MiB resident`, or that it was
 /// not measured.

@@ -9,7 +9,6 @@ use std::thread::JoinHandle;
 use super::processes::live;
 use super::{overhead, windows, RunOptions, Session, StopReason};
 use crate::kernel::collect::KernelData;
-use crate::messages;
 use crate::model::assemble;
 use crate::model::{
     CpuProfile, MemorySeries, NodeRoles, OffCpuRecord, ProcessExit, ProcessInfo, SelfCost,
@@ -178,7 +177,6 @@ impl Collected {
                 .finish(self.duration_s, &snapshot.files, &block_latency),
         );
         let cost_line = overhead::describe(&self.cost, self.duration_s);
-        messages::say(&cost_line);
         snapshot.notes.push(cost_line);
         snapshot.self_cost = Some(self.cost);
         if self.windows_written > 1 {
