@@ -48,10 +48,10 @@ pub fn on_thread_created(ctx: &TracePointContext, tgid: u32) {
         gen: w.gen,
         stack_epoch: w.stack_epoch,
     };
-    if let Some(n) = THREAD_SITES.get_ptr_mut(&key) {
+    if let Some(n) = THREAD_SITES.get_ptr_mut(key) {
         // SAFETY: per-CPU value.
         unsafe { *n += 1 };
-    } else if THREAD_SITES.insert(&key, &1, 0).is_err() {
+    } else if THREAD_SITES.insert(key, 1, 0).is_err() {
         count_drop(Drop::ThreadSiteMapFull);
     }
 }
@@ -59,7 +59,7 @@ pub fn on_thread_created(ctx: &TracePointContext, tgid: u32) {
 /// The `EXITS` entry of `tgid`, created zeroed when absent.
 #[inline(always)]
 fn exit_entry(tgid: u32) -> Option<*mut ExitRecord> {
-    if let Some(p) = EXITS.get_ptr_mut(&tgid) {
+    if let Some(p) = EXITS.get_ptr_mut(tgid) {
         return Some(p);
     }
     let zero = ZERO_EXIT.get_ptr(0)?;
@@ -69,7 +69,7 @@ fn exit_entry(tgid: u32) -> Option<*mut ExitRecord> {
         count_drop(Drop::ExitMapFull);
         return None;
     }
-    EXITS.get_ptr_mut(&tgid)
+    EXITS.get_ptr_mut(tgid)
 }
 
 /// `exit_group(code)` entered by thread `tid` of traced process `tgid`.
@@ -95,7 +95,7 @@ pub fn on_exit_group(tgid: u32, tid: u32, code: u64) {
 pub fn on_signal_deliver(ctx: &TracePointContext) {
     let pid_tgid = bpf_get_current_pid_tgid();
     let tgid = (pid_tgid >> 32) as u32;
-    if TARGETS.get_ptr(&tgid).is_none() {
+    if TARGETS.get_ptr(tgid).is_none() {
         return;
     }
     // SAFETY: documented fields of the record.
@@ -135,7 +135,7 @@ pub fn on_signal_deliver(ctx: &TracePointContext) {
 pub fn on_process_exit(_ctx: &TracePointContext) {
     let pid_tgid = bpf_get_current_pid_tgid();
     let tgid = (pid_tgid >> 32) as u32;
-    if pid_tgid as u32 != tgid || TARGETS.get_ptr(&tgid).is_none() {
+    if pid_tgid as u32 != tgid || TARGETS.get_ptr(tgid).is_none() {
         return;
     }
     let Some(e) = exit_entry(tgid) else {
