@@ -82,8 +82,11 @@ fn waits_are_attributed_to_their_call_sites_with_the_programs_own_times() {
         ("condition wait", cond, truth["cond_ns"].as_u64().unwrap()),
     ] {
         // A wait whose wake-up came before the read began does not block: at most a few.
+        // A condition wait can also block twice in one pthread_cond_wait (glibc's condvar
+        // re-waits when a wake-up raced with its group switch): one extra block seen in 60.
+        let extra = if what == "condition wait" { 3 } else { 0 };
         assert!(
-            count <= n && count + 3 >= n,
+            count <= n + extra && count + 3 >= n,
             "{what}: {count} blocked waits, the program waited {n} times"
         );
         let ratio = ns as f64 / truth_ns as f64;

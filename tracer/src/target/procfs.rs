@@ -151,10 +151,15 @@ pub fn absolute_for(pid: u32, path: &str) -> String {
     }
 }
 
-/// Resident set size of `pid` in bytes (`/proc/PID/statm`, second field, in pages).
+/// Resident set size of `pid` in bytes (`/proc/PID/statm`, second field, in pages). None for a
+/// process that has exited but is not reaped yet (a zombie's statm reads all zeros): its
+/// memory is gone, not 0 — a crashed node's "RSS 4.7 -> 0.0 MiB" once read as growth.
 pub fn rss_bytes(pid: u32) -> Option<u64> {
     let statm = std::fs::read_to_string(format!("/proc/{pid}/statm")).ok()?;
     let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
+    if pages == 0 {
+        return None;
+    }
     // SAFETY: sysconf has no preconditions.
     let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
     Some(pages * page.max(4096) as u64)
