@@ -20,19 +20,6 @@ fn syscall_counts(s: &Snapshot) -> BTreeMap<(u32, String), u64> {
 }
 
 /// The window snapshots of a session, in order (window_0001.json, ...).
-fn read_windows(session: &std::path::Path) -> Vec<Snapshot> {
-    let mut paths: Vec<_> = std::fs::read_dir(session.join("windows"))
-        .unwrap()
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|x| x == "json"))
-        .collect();
-    paths.sort();
-    paths
-        .iter()
-        .map(|p| serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap())
-        .collect()
-}
 
 #[test]
 fn windows_add_up_to_the_totals_and_sigterm_writes_the_report() {

@@ -8,22 +8,8 @@ mod common;
 
 use common::*;
 use std::process::{Command, Stdio};
-use tracer::model::{Snapshot, Tally};
+use tracer::model::Tally;
 use tracer_test_support::{fixture_bins, workload::BurnReport, Variant};
-
-fn read_windows(session: &std::path::Path) -> Vec<Snapshot> {
-    let mut paths: Vec<_> = std::fs::read_dir(session.join("windows"))
-        .unwrap()
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|x| x == "json"))
-        .collect();
-    paths.sort();
-    paths
-        .iter()
-        .map(|p| serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap())
-        .collect()
-}
 
 fn assert_adds_up(what: &str, t: &Tally) {
     let lost: u64 = t.lost.values().sum();

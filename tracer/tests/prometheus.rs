@@ -151,21 +151,6 @@ fn now() -> f64 {
         .as_secs_f64()
 }
 
-/// The window snapshots of a session, in order.
-fn windows(session: &Path) -> Vec<Snapshot> {
-    let mut paths: Vec<_> = std::fs::read_dir(session.join("windows"))
-        .unwrap()
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|x| x == "json"))
-        .collect();
-    paths.sort();
-    paths
-        .iter()
-        .map(|p| serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap())
-        .collect()
-}
-
 fn is_flush(name: &str) -> bool {
     name == "fsync" || name == "fdatasync"
 }
@@ -421,7 +406,7 @@ fn prometheus_scrapes_three_hosts_and_agrees_with_their_sessions() {
     for (i, h) in hosts.iter().enumerate() {
         let session = out.path().join(h);
         let snap = load_snapshot(&session);
-        let ws = windows(&session);
+        let ws = read_windows(&session);
         assert_eq!(snap.host, *h, "--host-label in snapshot.json");
         assert!(
             ws.iter().all(|w| w.host == *h),

@@ -42,6 +42,21 @@ pub fn tracer_run(args: &[&str]) -> Output {
     out
 }
 
+/// The window snapshots of a continuous session (`windows/*.json`), in order.
+pub fn read_windows(session: &Path) -> Vec<Snapshot> {
+    let mut paths: Vec<_> = std::fs::read_dir(session.join("windows"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    paths.sort();
+    paths
+        .iter()
+        .map(|p| serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap())
+        .collect()
+}
+
 pub fn load_snapshot(dir: &Path) -> Snapshot {
     tracer::output::session_folder::load_snapshot(dir).expect("snapshot.json readable")
 }
